@@ -1,0 +1,54 @@
+# From RNNs to LLMs: the two set-up commands (`make book`, `make test`) and their helpers.
+# Everything installs into .venv; nothing is registered globally.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Progress bars are for people; executed and tested notebooks must not contain them.
+export TUTORIAL_LIB_PROGRESS = 0
+export PYTHONHASHSEED = 0
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: help venv book test unit nbval execute lab clean
+
+help:
+	@echo "make book     set up .venv and build the HTML book into _build/html"
+	@echo "make test     set up .venv and run every test (unit, hygiene, nbval, book build)"
+	@echo "make execute  re-execute every notebook in place, in fresh kernels"
+	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make clean    remove _build and caches (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+	@echo "The book is in _build/html/index.html"
+
+# Unit tests, notebook hygiene, the book build, and nbval over every notebook, in one run.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider
+
+execute: $(STAMP)
+	$(BIN)/python -m tutorial_lib.book execute $(NOTEBOOKS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf _build .pytest_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
