@@ -1,0 +1,381 @@
+"""Checkers that give a learner feedback on an exercise (all chapters).
+
+A learner writes a function in an exercise cell and passes it to a checker,
+e.g. ``check_perplexity(perplexity)``. The checker prints one line, either
+``✅ Correct: ...`` or ``❌ Not yet: ...`` (what is wrong, expected vs got, and a
+hint), and returns a :class:`Feedback`. A wrong answer never raises: an
+exception from the learner's code is caught and reported.
+
+The reference answers are written here independently, in a few lines of numpy,
+so a checker never trusts the library code it is teaching.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True, repr=False)
+class Feedback:
+    """The verdict of a checker (all chapters): truthy when the answer is right."""
+
+    ok: bool  # True when the answer is right
+    message: str  # one line: "✅ Correct: ..." or "❌ Not yet: ..."
+    printed: bool = field(default=False, compare=False)  # the checker already printed the message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _ipython_display_(self) -> None:
+        # As a cell's last value, show the verdict only if the checker has not already printed it.
+        if not self.printed:
+            print(self.message)
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _pass(text: str) -> Feedback:
+    return Feedback(True, "✅ Correct: " + _one_line(text))
+
+
+def _fail(text: str) -> Feedback:
+    return Feedback(False, "❌ Not yet: " + _one_line(text))
+
+
+def _report(feedback: Feedback, quiet: bool = False) -> Feedback:
+    """Print the verdict (unless ``quiet``) and return it."""
+    if quiet:
+        return feedback
+    print(feedback.message)
+    return replace(feedback, printed=True)
+
+
+def _describe(x: Any) -> str:
+    """A short description of a value's type (and shape), for messages."""
+    if isinstance(x, torch.Tensor):
+        return f"a torch.Tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    if isinstance(x, np.ndarray):
+        return f"a numpy array of shape {x.shape} and dtype {x.dtype}"
+    return f"a {type(x).__name__}"
+
+
+def _as_number(x: Any) -> float | None:
+    """``x`` as a float if it is a single real number (python, numpy or 0-d tensor), else None."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, numbers.Real):
+        return float(x)
+    if isinstance(x, torch.Tensor) and x.ndim == 0 and x.dtype != torch.bool and not x.is_complex():
+        return float(x.item())
+    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
+        return float(x)
+    return None
+
+
+def _numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A tensor as a numpy array (bfloat16 widened, which numpy lacks); arrays unchanged."""
+    if not isinstance(x, torch.Tensor):
+        return x
+    x = x.detach().cpu()
+    return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
+
+
+def _index(idx: Sequence[int]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def _numbers_close(got: float, expected: float, name: str, rtol: float, atol: float) -> Feedback:
+    if math.isnan(got) and not math.isnan(expected):
+        return _fail(f"{name} is NaN, expected {expected:.6g}. Hint: look for 0/0, log(0) or inf - inf.")
+    if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(expected)):
+        return _pass(f"{name} = {got:.6g} (abs error {abs(got - expected):.1e}).")
+    return _fail(f"{name} = {got:.6g}, expected {expected:.6g} (abs error {abs(got - expected):.3g}).")
+
+
+def _kind_group(dtype: np.dtype) -> str:
+    return {"b": "boolean", "i": "integer", "u": "integer", "f": "floating point", "c": "complex"}.get(
+        dtype.kind, str(dtype)
+    )
+
+
+def _compare(got: Any, expected: Any, name: str, rtol: float, atol: float) -> Feedback:
+    """The verdict of :func:`check_close`, without printing."""
+    if got is None:
+        return _fail(f"{name} is None. Hint: did you forget to `return` the result?")
+    expected_number = _as_number(expected) if not isinstance(expected, (np.ndarray, torch.Tensor)) else None
+    if expected_number is not None:
+        got_number = _as_number(got)
+        if got_number is None:
+            return _fail(f"{name} should be a single number, got {_describe(got)}.")
+        return _numbers_close(got_number, expected_number, name, rtol, atol)
+    if not isinstance(expected, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"expected must be a number, numpy array or tensor, got {type(expected).__name__}")
+    for kind in (torch.Tensor, np.ndarray):
+        if isinstance(expected, kind) and not isinstance(got, kind):
+            hint = " Hint: convert with torch.as_tensor(...)." if kind is torch.Tensor else ""
+            if kind is np.ndarray and isinstance(got, torch.Tensor):
+                hint = " Hint: convert with .numpy()."
+            return _fail(f"{name} should be a {kind.__module__}.{kind.__name__}, got {_describe(got)}.{hint}")
+    g, e = _numpy(got), _numpy(expected)
+    if g.dtype.kind not in "biufc":
+        return _fail(f"{name} should hold numbers, got dtype {g.dtype}.")
+    if g.shape != e.shape:
+        return _fail(f"{name} has shape {g.shape}, expected {e.shape}.")
+    if _kind_group(g.dtype) != _kind_group(e.dtype):
+        return _fail(
+            f"{name} has a {_kind_group(g.dtype)} dtype ({g.dtype}), expected {_kind_group(e.dtype)} ({e.dtype})."
+        )
+    if g.dtype.kind in "fc":
+        bad = np.isnan(g) & ~np.isnan(e)
+        if bad.any():
+            first = _index(np.argwhere(bad)[0])
+            return _fail(f"{name} contains NaN, first at index {first}. Hint: look for 0/0 or log(0).")
+    close = np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(g.astype(np.float64) - e.astype(np.float64))
+    max_err = float(np.nanmax(err)) if err.size and not np.isnan(err).all() else 0.0
+    if close.all():
+        return _pass(f"{name} matches the expected values (max abs error {max_err:.1e}).")
+    idx = tuple(np.argwhere(~close)[0])
+    return _fail(
+        f"{name} differs at {int((~close).sum())} of {close.size} entries; first at index {_index(idx)}: "
+        f"expected {e[idx]:.6g}, got {g[idx]:.6g} (max abs error {max_err:.3g})."
+    )
+
+
+def check_close(
+    got: Any,
+    expected: Any,
+    name: str = "your answer",
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    *,
+    quiet: bool = False,
+) -> Feedback:
+    """Check that ``got`` equals ``expected`` within ``rtol``/``atol`` (all chapters).
+
+    Works for numbers, numpy arrays and tensors; reports a type, shape or dtype
+    mismatch, NaNs, the max abs error and the first differing index. Prints the
+    verdict unless ``quiet`` and returns a :class:`Feedback`.
+    """
+    return _report(_compare(got, expected, name, rtol, atol), quiet)
+
+
+def check_shape(
+    got: Any, expected_shape: Sequence[int | None], name: str = "your answer", *, quiet: bool = False
+) -> Feedback:
+    """Check that ``got.shape`` is ``expected_shape``; ``None`` matches any size (all chapters).
+
+    Prints the verdict unless ``quiet`` and returns a :class:`Feedback`.
+    """
+    if not isinstance(expected_shape, (tuple, list)) or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in expected_shape
+    ):
+        raise TypeError(f"expected_shape must be a tuple of ints (or None), got {expected_shape!r}")
+    sizes = ["any" if d is None else str(d) for d in expected_shape]
+    want = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"  # printed like a tuple
+    if not hasattr(got, "shape"):
+        feedback = _fail(f"{name} should be an array or tensor of shape {want}, got {_describe(got)}.")
+    elif len(got.shape) != len(expected_shape):
+        feedback = _fail(f"{name} has shape {tuple(got.shape)} ({len(got.shape)} dimensions), "
+                         f"expected {want} ({len(expected_shape)} dimensions).")
+    elif any(w is not None and w != s for s, w in zip(got.shape, expected_shape)):
+        feedback = _fail(f"{name} has shape {tuple(got.shape)}, expected {want}.")
+    else:
+        feedback = _pass(f"{name} has the expected shape {tuple(got.shape)}.")
+    return _report(feedback, quiet)
+
+
+def _call(fn: Any, checker: str, case: str, *args: Any) -> tuple[Any, Feedback | None]:
+    """Run the learner's ``fn(*args)``; a Feedback instead of raising if that fails."""
+    if not callable(fn):
+        return None, _fail(
+            f"{checker} needs your function itself, e.g. {checker}(my_function) without calling it; "
+            f"got {_describe(fn)}."
+        )
+    try:
+        return fn(*args), None
+    except Exception as exc:  # the learner's bug, reported rather than raised
+        return None, _fail(f"your function raised {type(exc).__name__}: {exc} (on {case}).")
+
+
+Mistake = tuple[Callable[..., Any], str]  # (a common wrong answer, the hint that explains it)
+
+
+def _check_number_fn(
+    fn: Any,
+    checker: str,
+    cases: list[tuple[str, Any]],
+    reference: Callable[[Any], float],
+    mistakes: list[Mistake],
+    hint: str,
+) -> Feedback | None:
+    """Run a function that should return a single number on each case; None if all are right."""
+    for case, arg in cases:
+        got, error = _call(fn, checker, case, list(arg) if isinstance(arg, list) else np.array(arg))
+        if error is not None:
+            return error
+        if got is None:
+            return _fail(f"your function returned None (on {case}). Hint: did you forget to `return` the result?")
+        value = _as_number(got)
+        if value is None:
+            return _fail(f"your function should return a single number, got {_describe(got)} (on {case}). Hint: {hint}")
+        expected = reference(arg)
+        if math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        for wrong, why in mistakes:
+            with np.errstate(all="ignore"):
+                w = float(wrong(np.asarray(arg)))
+            if math.isfinite(w) and math.isclose(value, w, rel_tol=1e-6, abs_tol=1e-9):
+                return _fail(f"on {case} you returned {value:.6g}, expected {expected:.6g}: {why}")
+        return _fail(f"on {case} you returned {value:.6g}, expected {expected:.6g}. Hint: {hint}")
+    return None
+
+
+# ---------------------------------------------------------------- chapter 1
+
+
+def check_perplexity(fn: Callable[[np.ndarray], float]) -> Feedback:
+    """Chapter 1: check ``fn(log_probs) -> float``, the perplexity exp(-mean(log_probs)).
+
+    ``log_probs``: (N,) natural-log probabilities the model gave to N tokens.
+    """
+    rng = np.random.default_rng(0)
+    cases = [
+        ("a uniform guess over V=4 symbols", np.full(10, np.log(0.25))),
+        ("probabilities 1/2, 1/2, 1/4, 1", np.log([0.5, 0.5, 0.25, 1.0])),
+        ("50 random probabilities", np.log(rng.uniform(0.01, 1.0, size=50))),
+    ]
+    mistakes: list[Mistake] = [
+        (lambda lp: np.exp(np.mean(lp)), "that is exp(mean(log_probs)), the minus sign is missing. "
+         "Log-probabilities are <= 0, so perplexity = exp(-mean(log_probs)) >= 1."),
+        (lambda lp: -np.mean(lp), "that is the cross-entropy in nats; perplexity is its exponential, "
+         "exp(-mean(log_probs))."),
+        (lambda lp: np.mean(lp), "that is the mean log-probability; negate it and take the exponential."),
+        (lambda lp: 2.0 ** -np.mean(lp), "you mixed bases (log2 vs natural log): log_probs are natural logs, "
+         "so use np.exp; 2 ** H is only right when H is in bits (log2)."),
+        (lambda lp: np.exp(-np.mean(lp) / np.log(2)), "you mixed bases (log2 vs natural log): in bits (log2) the "
+         "perplexity is 2 ** H, in nats it is exp(H); don't combine log2 with exp."),
+        (lambda lp: np.exp(-np.sum(lp)), "you used the sum of the log-probabilities; perplexity uses the mean "
+         "(divide by the number of tokens)."),
+    ]
+
+    def reference(lp: np.ndarray) -> float:
+        return float(np.exp(-np.mean(lp)))
+
+    wrong = _check_number_fn(fn, "check_perplexity", cases, reference, mistakes,
+                             "perplexity = exp(-mean(log_probs)); a uniform guess over V symbols gives exactly V.")
+    right = _pass("perplexity = exp(-mean(log_probs)) on all 3 test cases (a uniform guess over 4 symbols gives 4.0).")
+    return _report(wrong if wrong is not None else right)
+
+
+def _bigram_counts(ids: Sequence[int], V: int) -> np.ndarray:
+    C = np.zeros((V, V))  # C[a, b] = count of a followed by b
+    np.add.at(C, (np.asarray(ids[:-1]), np.asarray(ids[1:])), 1)
+    return C
+
+
+def check_bigram_table(fn: Callable[[list[int], int, float], np.ndarray]) -> Feedback:
+    """Chapter 1: check ``fn(ids, vocab_size, alpha) -> P``, the add-alpha bigram table.
+
+    ``P`` is (V, V) with ``P[a, b] = p(b | a) = (count(a, b) + alpha) / (count(a) + alpha * V)``,
+    where ``count(a)`` counts ``a`` as a context (positions 0 .. len(ids) - 2).
+    """
+    rng = np.random.default_rng(0)
+    cases = [
+        ("ids=[0, 1, 2, 0, 1, 1], V=3, alpha=1.0", [0, 1, 2, 0, 1, 1], 3, 1.0),
+        ("60 random ids, V=5, alpha=0.5", rng.integers(0, 5, size=60).tolist(), 5, 0.5),
+    ]
+    for case, ids, V, alpha in cases:
+        got, error = _call(fn, "check_bigram_table", case, list(ids), V, alpha)
+        if error is not None:
+            return _report(error)
+        if got is None:
+            return _report(_fail(f"your function returned None (on {case}). "
+                                 "Hint: did you forget to `return` the table?"))
+        got = _numpy(got)
+        if not isinstance(got, np.ndarray):
+            return _report(_fail(f"your function should return a numpy array of shape ({V}, {V}), "
+                                 f"got {_describe(got)} (on {case})."))
+        if got.shape != (V, V):
+            return _report(_fail(f"the table should have shape (V, V) = ({V}, {V}), got {got.shape} (on {case}). "
+                                 "Hint: one row per context a, one column per next token b."))
+        if got.dtype.kind not in "iuf":
+            return _report(_fail(f"the table should hold real numbers, got dtype {got.dtype} (on {case})."))
+        P = got.astype(np.float64)
+        if np.isnan(P).any():
+            return _report(_fail(f"the table contains NaN (on {case}). Hint: a 0/0 for a context never seen? "
+                                 "With alpha > 0 the denominator count(a) + alpha * V is never 0."))
+        C = _bigram_counts(ids, V)
+        context = C.sum(axis=1, keepdims=True)  # (V, 1): count(a) as a context
+        ref = (C + alpha) / (context + alpha * V)  # (V, V)
+        if np.allclose(P, ref, rtol=1e-6, atol=1e-9):
+            continue
+        with np.errstate(all="ignore"):
+            mistakes: list[tuple[np.ndarray, str]] = [
+                (ref.T, "the table is transposed. P[a, b] is p(b | a): row a is the context (the previous token), "
+                 "column b the next token, so each row, not each column, sums to 1."),
+                ((C + alpha) / (context + alpha), "you forgot alpha * V in the denominator: adding alpha to each of "
+                 "the V counts in a row adds alpha * V to the row total."),
+                (C / context, "you forgot the smoothing: add alpha to every count and alpha * V to each row total."),
+                ((C + alpha) / (np.bincount(ids, minlength=V)[:, None] + alpha * V), "count(a) must count a only as a "
+                 "context, at positions 0 .. len(ids) - 2 (ids[:-1]): the last token has no next token."),
+                (C + alpha, "those are the smoothed counts; divide each row by its total to get probabilities."),
+            ]
+        for wrong, why in mistakes:
+            if np.allclose(P, wrong, rtol=1e-6, atol=1e-9):
+                return _report(_fail(f"on {case}: {why}"))
+        sums = P.sum(axis=1)
+        if not np.allclose(sums, 1.0, atol=1e-6):
+            return _report(_fail(f"each row should sum to 1 (row a is the distribution p(. | a)); your row sums are "
+                                 f"{np.round(sums, 4).tolist()} (on {case})."))
+        where = _compare(P, ref, "P", 1e-6, 1e-9).message.removeprefix("❌ Not yet: ")
+        return _report(_fail(f"on {case}: {where} Hint: P[a, b] = (count(a, b) + alpha) / (count(a) + alpha * V)."))
+    return _report(_pass("the bigram table has shape (V, V), rows summing to 1 and the right values "
+                         "on both test cases."))
+
+
+def check_chain_rule(fn: Callable[[Sequence[float]], float]) -> Feedback:
+    """Chapter 1: check ``fn(cond_probs) -> float``, the log-probability sum_k log p(y_k | y_<k).
+
+    ``cond_probs``: the T conditional probabilities of a sequence's tokens, as a list.
+    """
+    rng = np.random.default_rng(0)
+    cases = [
+        ("cond_probs = [0.5, 0.25, 0.125]", [0.5, 0.25, 0.125]),
+        ("20 random probabilities", rng.uniform(0.05, 1.0, size=20).tolist()),
+        ("cond_probs = [1.0]", [1.0]),
+    ]
+    mistakes: list[Mistake] = [
+        (np.prod, "that is the probability itself (the product). Return its log, the sum of the log-probabilities: "
+         "products of many small numbers underflow, sums of logs do not."),
+        (lambda p: np.sum(np.log10(p)), "you used log10; the book uses natural logs (np.log or math.log)."),
+        (lambda p: np.sum(np.log2(p)), "you used log2; the book uses natural logs (np.log or math.log)."),
+        (lambda p: np.mean(np.log(p)), "you averaged; the log-probability of a sequence is the sum of the logs, "
+         "not the mean."),
+        (lambda p: -np.sum(np.log(p)), "wrong sign: that is the negative log-probability (the loss); "
+         "the log-probability itself is <= 0."),
+    ]
+
+    def reference(p: list[float]) -> float:
+        return float(np.sum(np.log(p)))
+
+    wrong = _check_number_fn(fn, "check_chain_rule", cases, reference, mistakes,
+                             "log p(y_1..y_T) = sum over k of log p(y_k | y_<k).")
+    right = _pass("log p(sequence) = sum of log p(y_k | y_<k) on all 3 test cases.")
+    return _report(wrong if wrong is not None else right)

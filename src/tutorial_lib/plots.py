@@ -1,0 +1,282 @@
+"""The book's plotting helpers, one house style (all chapters).
+
+Every helper returns a :class:`matplotlib.figure.Figure` (or draws on the
+``ax`` you pass and returns its figure). Helpers never save files, never call
+``plt.show()`` and print nothing. Figures are made with ``plt.subplots``, so a
+notebook shows each one once at the end of the cell: assign the result
+(``fig = plot_history(h)``) or end the line with ``;`` so Jupyter does not show
+it a second time as the cell's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:  # only for the type hint; plots does not need torch
+    from tutorial_lib.train import History
+
+# Okabe & Ito (2008), colour-blind safe. Ordered so that the first lines drawn
+# are the most distinct; yellow (weak on white) and black come last.
+PALETTE: list[str] = [
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#E69F00",  # orange
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+]
+
+# Visible stand-ins for characters that would otherwise be invisible on a plot.
+_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "↵"}
+
+
+def use_style() -> None:
+    """Set matplotlib's rcParams to the book's house style (all chapters).
+
+    Readable at book width, colour-blind-safe colours, light grid, no top and
+    right spines. Safe to call any number of times.
+    """
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,  # sharp in the book, small notebooks
+            "savefig.dpi": 150,
+            "figure.figsize": (7.0, 3.6),
+            "figure.constrained_layout.use": True,
+            "font.size": 11,
+            "axes.labelsize": 11,
+            "axes.titlesize": 12,
+            "legend.fontsize": 10,
+            "xtick.labelsize": 10,
+            "ytick.labelsize": 10,
+            "axes.prop_cycle": cycler(color=PALETTE),
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+
+
+def new_figure(
+    ncols: int = 1, nrows: int = 1, figsize: tuple[float, float] | None = None, **kw: Any
+) -> tuple[Figure, Any]:
+    """A figure in the house style: ``plt.subplots(nrows, ncols, ...)`` after :func:`use_style`.
+
+    Returns ``(fig, ax)`` with one ``Axes``, or ``(fig, axes)`` with an array of them
+    when ``ncols * nrows > 1``. Extra keywords go to ``plt.subplots`` (all chapters).
+    """
+    use_style()
+    return plt.subplots(nrows=nrows, ncols=ncols, figsize=figsize, **kw)
+
+
+def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
+    """The given ``ax`` and its figure, or a fresh single-panel figure."""
+    if ax is None:
+        return new_figure()
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    use_style()
+    return ax.figure, ax
+
+
+def _same_length(**named: Sequence[Any]) -> int:
+    """Length shared by all the named sequences; ValueError naming the odd one out."""
+    (first, first_seq), *rest = named.items()
+    n = len(first_seq)
+    for name, seq in rest:
+        if len(seq) != n:
+            raise ValueError(f"{name} must have the same length as {first} ({n}), got {len(seq)}")
+    return n
+
+
+def _visible(ch: str) -> str:
+    """A character as it should appear on an axis: whitespace made visible."""
+    if not isinstance(ch, str):
+        raise TypeError(f"chars must be strings, got {type(ch).__name__}")
+    return _VISIBLE.get(ch, ch)
+
+
+def _check_top(top: int) -> None:
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive integer, got {top!r}")
+
+
+def plot_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    ax: Axes | None = None,
+    logy: bool = False,
+    hline: float | None = None,
+    hline_label: str | None = None,
+) -> Figure:
+    """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
+
+    ``hline`` adds a dashed grey horizontal reference line (e.g. a baseline loss),
+    labelled ``hline_label``. ``logy`` puts y on a log scale. Returns the figure.
+    """
+    if not isinstance(curves, Mapping) or len(curves) == 0:
+        raise ValueError("curves must be a non-empty mapping label -> (x, y)")
+    for label, xy in curves.items():
+        if len(xy) != 2:
+            raise ValueError(f"curves[{label!r}] must be a pair (x, y), got {len(xy)} items")
+        _same_length(**{f"curves[{label!r}] x": xy[0], f"curves[{label!r}] y": xy[1]})
+    fig, ax = _axes(ax)
+    for label, (x, y) in curves.items():
+        ax.plot(x, y, label=label)
+    if hline is not None:
+        ax.axhline(hline, color="grey", linestyle="--", linewidth=1.2, label=hline_label or "reference")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend()
+    return fig
+
+
+def plot_history(
+    history: History,
+    title: str = "Training and validation loss",
+    ax: Axes | None = None,
+    baseline: float | None = None,
+    baseline_label: str | None = None,
+) -> Figure:
+    """Loss curves of a :class:`tutorial_lib.train.History` (chapter 2).
+
+    The per-batch training loss is drawn faintly with a short moving average on
+    top; validation evaluations are joined points. ``baseline`` adds a dashed
+    reference line (e.g. ``log(V)``, the loss of a uniform guess). Returns the figure.
+    """
+    n = _same_length(**{"history.steps": history.steps, "history.train_loss": history.train_loss})
+    _same_length(**{"history.val_steps": history.val_steps, "history.val_loss": history.val_loss})
+    fig, ax = _axes(ax)
+    steps = np.asarray(history.steps, dtype=float)
+    loss = np.asarray(history.train_loss, dtype=float)
+    if n > 0:
+        ax.plot(steps, loss, color=PALETTE[0], alpha=0.25, linewidth=0.8, label="train (per batch)")
+        w = max(1, min(50, n // 10))  # a short moving-average window
+        if w > 1:
+            smooth = np.convolve(loss, np.ones(w) / w, mode="valid")  # (n - w + 1,)
+            ax.plot(steps[w - 1 :], smooth, color=PALETTE[0], label=f"train (mean of last {w})")
+    if len(history.val_steps) > 0:
+        ax.plot(history.val_steps, history.val_loss, "o-", color=PALETTE[1], markersize=4, label="validation")
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", linestyle="--", linewidth=1.2, label=baseline_label or "baseline")
+    ax.set(xlabel="optimisation step", ylabel="loss (nats per token)", title=title)
+    ax.legend()
+    return fig
+
+
+def plot_order_sweep(
+    orders: Sequence[int],
+    train_ce: Sequence[float],
+    val_ce: Sequence[float],
+    coverage: Sequence[float] | None = None,
+    title: str = "Higher orders fit the training text better but generalise worse",
+) -> Figure:
+    """Train and validation cross-entropy of n-gram models against their order (chapter 1).
+
+    ``orders``: the n of each model; ``train_ce``, ``val_ce``: cross-entropy in nats
+    per character. The order with the lowest validation loss is marked. If
+    ``coverage`` (fractions in [0, 1] of validation contexts seen in training) is
+    given, a second panel shows it in percent. Returns the figure (1 or 2 axes).
+    """
+    _same_length(orders=orders, train_ce=train_ce, val_ce=val_ce)
+    if len(orders) == 0:
+        raise ValueError("orders must not be empty")
+    if coverage is not None:
+        _same_length(orders=orders, coverage=coverage)
+        cov = np.asarray(coverage, dtype=float)
+        if np.any((cov < 0) | (cov > 1)):
+            raise ValueError("coverage must hold fractions in [0, 1]")
+    fig, axes = new_figure(ncols=2 if coverage is not None else 1, figsize=(10, 3.6) if coverage is not None else None)
+    ax = axes[0] if coverage is not None else axes
+    ax.plot(orders, train_ce, "o-", label="train")
+    ax.plot(orders, val_ce, "s-", label="validation")
+    val = np.asarray(val_ce, dtype=float)
+    if np.isfinite(val).any():
+        i = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan)))
+        ax.plot([orders[i]], [val[i]], "o", markersize=14, markerfacecolor="none", markeredgecolor="black")
+        ax.annotate(
+            f"best validation: n = {orders[i]}\n({val[i]:.2f} nats/char)",
+            xy=(orders[i], val[i]),
+            xytext=(0, 28),
+            textcoords="offset points",
+            ha="center",
+            arrowprops={"arrowstyle": "->", "color": "black"},
+        )
+    ax.set(xlabel="n-gram order n", ylabel="cross-entropy (nats per char)", title=title, xticks=list(orders))
+    ax.legend()
+    if coverage is not None:
+        ax2 = axes[1]
+        ax2.plot(orders, 100 * cov, "o-", color=PALETTE[2])
+        ax2.set(
+            xlabel="n-gram order n",
+            ylabel="validation contexts seen (%)",
+            title="Long contexts are rarely seen in training",
+            xticks=list(orders),
+            ylim=(0, 105),
+        )
+    return fig
+
+
+def plot_char_frequencies(
+    chars: Sequence[str],
+    counts: Sequence[int],
+    top: int = 40,
+    ax: Axes | None = None,
+    title: str = "Most frequent characters (␣ = space, ⏎ = newline)",
+) -> Figure:
+    """Bar chart of the ``top`` most frequent characters, most frequent first (chapter 1).
+
+    ``chars[i]`` occurs ``counts[i]`` times; whitespace is drawn as ␣ (space),
+    ⏎ (newline) and ⇥ (tab). Returns the figure.
+    """
+    _same_length(chars=chars, counts=counts)
+    _check_top(top)
+    order = np.argsort(-np.asarray(counts, dtype=float), kind="stable")[:top]
+    fig, ax = _axes(ax)
+    labels = [_visible(chars[i]) for i in order]
+    ax.bar(range(len(order)), [counts[i] for i in order], color=PALETTE[0])
+    ax.set_xticks(range(len(order)), labels)
+    ax.grid(axis="x", visible=False)
+    ax.set(xlabel="character", ylabel="count (occurrences)", title=title)
+    return fig
+
+
+def plot_next_char_distribution(
+    chars: Sequence[str],
+    probs: Sequence[float],
+    top: int = 15,
+    ax: Axes | None = None,
+    title: str = "The model's most likely next characters",
+) -> Figure:
+    """Horizontal bars of the ``top`` most probable next characters, most likely on top (chapter 1).
+
+    ``probs[i]`` is the probability of ``chars[i]`` (a distribution over the
+    vocabulary); whitespace is drawn as ␣, ⏎ and ⇥. Returns the figure.
+    """
+    _same_length(chars=chars, probs=probs)
+    _check_top(top)
+    p = np.asarray(probs, dtype=float)
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError("probs must lie in [0, 1]")
+    order = np.argsort(-p, kind="stable")[:top]
+    fig, ax = _axes(ax)
+    bars = ax.barh(range(len(order)), p[order], color=PALETTE[0])
+    ax.bar_label(bars, fmt="%.2f", padding=2, fontsize=9)
+    ax.set_yticks(range(len(order)), [_visible(chars[i]) for i in order])
+    ax.invert_yaxis()  # most likely on top
+    ax.grid(axis="y", visible=False)
+    ax.set_xlim(0, min(1.0, 1.15 * float(p[order].max()) + 0.02) if len(order) else 1.0)
+    ax.set(xlabel="probability of the next character", ylabel="next character", title=title)
+    return fig

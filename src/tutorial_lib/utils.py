@@ -1,0 +1,186 @@
+"""Small helpers every notebook uses: seeding, device choice, parameter counts, timing.
+
+Introduced in chapter 1. The first cell of every notebook calls ``set_seed`` and
+``get_device``; no other function in the package touches global random state.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["set_seed", "get_device", "count_parameters", "format_count", "Timer", "time_call"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and, if present, CUDA).
+
+    Args:
+        seed: a non-negative integer.
+
+    Returns:
+        None. This is the only function in the package that changes global random state.
+
+    Introduced in chapter 1.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # NumPy's legacy seeding accepts only 32-bit seeds
+    torch.manual_seed(seed)  # the CPU generator (recent torch also seeds CUDA here)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the device to compute on: CUDA if available, then Apple MPS, then CPU.
+
+    Args:
+        prefer: optional, one of ``"cpu"``, ``"cuda"``, ``"mps"`` to force a device.
+
+    Returns:
+        A ``torch.device``.
+
+    Raises:
+        ValueError: if ``prefer`` is not a known device name or that device is not available.
+
+    Introduced in chapter 1.
+    """
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
+    if prefer is None:
+        for name in ("cuda", "mps", "cpu"):
+            if available[name]:
+                return torch.device(name)
+    if not isinstance(prefer, str):
+        raise TypeError(f"prefer must be a str or None, got {type(prefer).__name__}")
+    name = prefer.lower()
+    if name not in available:
+        raise ValueError(f"prefer must be one of 'cpu', 'cuda', 'mps' or None, got {prefer!r}")
+    if not available[name]:
+        raise ValueError(f"prefer={prefer!r} was requested but that device is not available here")
+    return torch.device(name)
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Count the scalar parameters of a module.
+
+    Args:
+        module: any ``torch.nn.Module``.
+        trainable_only: if True, count only parameters with ``requires_grad=True``.
+
+    Returns:
+        The total number of scalars (e.g. ``nn.Linear(3, 2)`` has 3*2 + 2 = 8).
+
+    Introduced in chapter 1.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def format_count(n: int) -> str:
+    """Format a count for humans: 12 -> "12", 840_000 -> "840.0K", 1_234_567 -> "1.23M".
+
+    Args:
+        n: a non-negative integer (e.g. a parameter count).
+
+    Returns:
+        The number itself below 1,000; thousands with one decimal and "K";
+        millions and billions with two decimals and "M" / "B".
+
+    Introduced in chapter 1.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n}")
+    if n < 1_000:
+        return str(int(n))
+    # Thresholds sit where rounding would otherwise print "1000.0K" or "1000.00M".
+    if n < 999_950:
+        return f"{n / 1_000:.1f}K"
+    if n < 999_995_000:
+        return f"{n / 1_000_000:.2f}M"
+    return f"{n / 1_000_000_000:.2f}B"
+
+
+class Timer:
+    """Measure wall-clock time with ``time.perf_counter``.
+
+    Use as a context manager::
+
+        with Timer() as t:
+            work()
+        print(t.elapsed)            # seconds, float
+
+    or by hand: ``t = Timer(); t.start(); work(); seconds = t.stop()``.
+
+    Introduced in chapter 1.
+    """
+
+    def __init__(self) -> None:
+        self.elapsed: float = 0.0  # seconds between the last start() and stop()
+        self._start: float | None = None
+
+    def start(self) -> Timer:
+        """Start (or restart) the clock; returns the timer itself."""
+        self._start = time.perf_counter()
+        return self
+
+    def stop(self) -> float:
+        """Stop the clock; sets and returns ``elapsed`` in seconds."""
+        if self._start is None:
+            raise ValueError("Timer.stop() called before Timer.start()")
+        self.elapsed = time.perf_counter() - self._start
+        self._start = None
+        return self.elapsed
+
+    def __enter__(self) -> Timer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall-clock time of ``fn()`` in seconds.
+
+    Args:
+        fn: a function taking no arguments (wrap arguments with a lambda).
+        repeats: number of timed calls, at least 1.
+        warmup: number of untimed calls first (to fill caches, compile kernels), at least 0.
+
+    Returns:
+        The median of ``repeats`` timings, in seconds. For GPU work, make ``fn``
+        synchronise (e.g. call ``torch.cuda.synchronize()``) so the time is real.
+
+    Introduced in chapter 1.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        with Timer() as t:
+            fn()
+        times.append(t.elapsed)
+    return statistics.median(times)

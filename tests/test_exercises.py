@@ -1,0 +1,184 @@
+"""Tests of tutorial_lib.exercises: right answers pass, common mistakes get their hint."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib.exercises import (
+    Feedback,
+    check_bigram_table,
+    check_chain_rule,
+    check_close,
+    check_perplexity,
+    check_shape,
+)
+
+
+def verdict(capsys, feedback: Feedback) -> str:
+    """The single printed line, checked against the returned Feedback."""
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.strip() == feedback.message == repr(feedback)
+    assert out.startswith("✅ Correct: " if feedback else "❌ Not yet: ")
+    return out
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def test_feedback_is_truthy_when_ok():
+    assert Feedback(True, "✅ Correct: x") and not Feedback(False, "❌ Not yet: x")
+    assert repr(Feedback(False, "❌ Not yet: x")) == "❌ Not yet: x"
+
+
+def test_check_close_numbers_arrays_tensors(capsys):
+    assert verdict(capsys, check_close(0.1 + 0.2, 0.3, "x"))
+    assert verdict(capsys, check_close(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]), "v"))
+    assert verdict(capsys, check_close(torch.ones(2, 2), torch.ones(2, 2), "t"))
+    out = verdict(capsys, check_close(np.array([1.0, 2.0, 3.5]), np.array([1.0, 2.0, 3.0]), "v"))
+    assert "index [2]" in out and "expected 3, got 3.5" in out and "0.5" in out
+
+
+def test_check_close_reports_shape_type_dtype_nan_none(capsys):
+    out = verdict(capsys, check_close(np.zeros((3,)), np.zeros((3, 3)), "P"))
+    assert "shape (3,)" in out and "(3, 3)" in out
+    out = verdict(capsys, check_close(np.array([1.0, np.nan]), np.array([1.0, 2.0]), "v"))
+    assert "NaN" in out and "[1]" in out
+    out = verdict(capsys, check_close(torch.zeros(2), np.zeros(2), "v"))
+    assert "numpy.ndarray" in out and ".numpy()" in out
+    out = verdict(capsys, check_close(np.array([1, 2]), np.array([1.0, 2.0]), "counts"))
+    assert "integer" in out and "floating point" in out
+    assert "return" in verdict(capsys, check_close(None, 1.0, "x"))
+    assert "single number" in verdict(capsys, check_close(np.zeros(3), 1.0, "x"))
+    assert "NaN" in verdict(capsys, check_close(float("nan"), 1.0, "x"))
+
+
+def test_quiet_prints_nothing(capsys):
+    fb = check_close(1.0, 2.0, "x", quiet=True)
+    assert not fb and capsys.readouterr().out == ""
+
+
+def test_check_shape(capsys):
+    assert verdict(capsys, check_shape(torch.zeros(4, 3), (4, None), "h"))
+    out = verdict(capsys, check_shape(np.zeros((3, 4)), (4, 3), "h"))
+    assert "(3, 4)" in out and "(4, 3)" in out
+    assert "dimensions" in verdict(capsys, check_shape(np.zeros(3), (3, 1), "h"))
+    assert "list" in verdict(capsys, check_shape([1, 2], (2,), "h"))
+    with pytest.raises(TypeError, match="expected_shape"):
+        check_shape(np.zeros(2), 2, "h")
+
+
+# ---------------------------------------------------------------- chapter 1: perplexity
+
+
+def test_perplexity_correct(capsys):
+    assert verdict(capsys, check_perplexity(lambda lp: float(np.exp(-np.mean(lp)))))
+    assert verdict(capsys, check_perplexity(lambda lp: math.exp(-sum(lp) / len(lp))))
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda lp: np.exp(np.mean(lp)), "minus sign"),
+        (lambda lp: -np.mean(lp), "cross-entropy"),
+        (lambda lp: 2 ** -np.mean(lp), "log2"),
+        (lambda lp: np.exp(-np.mean(lp) / np.log(2)), "log2"),
+        (lambda lp: np.exp(-np.sum(lp)), "mean"),
+        (lambda lp: np.exp(-lp), "single number"),
+        (lambda lp: 4.0, "expected"),  # right only on the uniform case
+    ],
+)
+def test_perplexity_common_mistakes(capsys, wrong, hint):
+    fb = check_perplexity(wrong)
+    assert not fb and hint in verdict(capsys, fb)
+
+
+def test_checker_reports_a_raising_function_and_a_non_function(capsys):
+    def broken(lp):
+        raise ValueError("oops")
+
+    out = verdict(capsys, check_perplexity(broken))
+    assert "your function raised ValueError: oops" in out
+    assert "without calling it" in verdict(capsys, check_perplexity(4.0))
+
+
+# ---------------------------------------------------------------- chapter 1: bigram table
+
+
+def bigram_reference(ids, V, alpha):
+    P = np.full((V, V), float(alpha))
+    for a, b in zip(ids[:-1], ids[1:]):
+        P[a, b] += 1
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def test_bigram_table_correct(capsys):
+    assert verdict(capsys, check_bigram_table(bigram_reference))
+    assert verdict(capsys, check_bigram_table(lambda ids, V, a: torch.tensor(bigram_reference(ids, V, a))))
+
+
+def _counts(ids, V):
+    C = np.zeros((V, V))
+    for a, b in zip(ids[:-1], ids[1:]):
+        C[a, b] += 1
+    return C
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda ids, V, a: bigram_reference(ids, V, a).T, "transposed"),
+        (lambda ids, V, a: (_counts(ids, V) + a) / (_counts(ids, V).sum(1, keepdims=True) + a), "alpha * V"),
+        (lambda ids, V, a: _counts(ids, V) / _counts(ids, V).sum(1, keepdims=True), "smoothing"),
+        (lambda ids, V, a: (_counts(ids, V) + a) / (np.bincount(ids, minlength=V)[:, None] + a * V), "ids[:-1]"),
+        (lambda ids, V, a: _counts(ids, V) + a, "divide each row"),
+        (lambda ids, V, a: np.ones((V, V)) / V, "P[a, b] = (count(a, b) + alpha)"),
+        (lambda ids, V, a: np.ones((V, V)), "row sums"),
+        (lambda ids, V, a: np.ones(V) / V, "shape (V, V)"),
+        (lambda ids, V, a: np.zeros((V, V)) / 0.0, "NaN"),
+        (lambda ids, V, a: [[1.0]], "numpy array"),
+    ],
+)
+def test_bigram_table_common_mistakes(capsys, wrong, hint):
+    with np.errstate(all="ignore"):
+        fb = check_bigram_table(wrong)
+    assert not fb and hint in verdict(capsys, fb)
+
+
+# ---------------------------------------------------------------- chapter 1: chain rule
+
+
+def test_chain_rule_correct(capsys):
+    assert verdict(capsys, check_chain_rule(lambda p: sum(math.log(q) for q in p)))
+    assert verdict(capsys, check_chain_rule(lambda p: np.log(p).sum()))
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda p: float(np.prod(p)), "product"),
+        (lambda p: float(np.sum(np.log10(p))), "log10"),
+        (lambda p: float(np.sum(np.log2(p))), "log2"),
+        (lambda p: float(np.mean(np.log(p))), "sum of the logs"),
+        (lambda p: -float(np.sum(np.log(p))), "sign"),
+        (lambda p: np.log(p), "single number"),
+        (lambda p: p[0] + 1.0, "Hint: log p"),
+    ],
+)
+def test_chain_rule_common_mistakes(capsys, wrong, hint):
+    fb = check_chain_rule(wrong)
+    assert not fb and hint in verdict(capsys, fb)
+
+
+def test_chain_rule_reports_exception_name(capsys):
+    assert "ZeroDivisionError" in verdict(capsys, check_chain_rule(lambda p: 1 / 0))
+
+
+def test_check_close_odd_answers_do_not_raise(capsys):
+    assert "numbers" in verdict(capsys, check_close(np.array(["a", "b"]), np.zeros(2), "v"))
+    assert verdict(capsys, check_close(torch.ones(3, dtype=torch.bfloat16), torch.ones(3), "t"))
+    with pytest.raises(TypeError, match="expected"):
+        check_close(1.0, [1.0], "x")  # a bug in the notebook, not in the learner's answer

@@ -1,0 +1,140 @@
+"""Tests of tutorial_lib.plots: figures, labels, counts, no side effects."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import math
+
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from tutorial_lib import plots
+from tutorial_lib.train import History
+
+
+@pytest.fixture(autouse=True)
+def quiet_tmp_cwd(tmp_path, monkeypatch, capsys):
+    """Run each test in an empty directory; afterwards nothing is written, printed or left open."""
+    monkeypatch.chdir(tmp_path)
+    yield
+    assert list(tmp_path.iterdir()) == [], "a plot helper wrote a file"
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == "", "a plot helper printed something"
+    plt.close("all")
+
+
+def _bars(ax) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def _labelled(ax) -> bool:
+    return bool(ax.get_xlabel()) and bool(ax.get_ylabel()) and bool(ax.get_title())
+
+
+def test_palette_is_okabe_ito_and_style_is_idempotent():
+    assert len(plots.PALETTE) == 8 and plots.PALETTE[-1] == "#000000"
+    assert {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"} <= set(plots.PALETTE)
+    plots.use_style()
+    first = dict(plt.rcParams)
+    plots.use_style()
+    assert dict(plt.rcParams) == first
+    assert plt.rcParams["figure.dpi"] == 110 and plt.rcParams["savefig.dpi"] == 150
+    assert plt.rcParams["axes.prop_cycle"].by_key()["color"][0] == plots.PALETTE[0]
+    assert not plt.rcParams["axes.spines.top"] and plt.rcParams["figure.constrained_layout.use"]
+
+
+def test_new_figure_shapes():
+    fig, ax = plots.new_figure()
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert tuple(fig.get_size_inches()) == pytest.approx((7.0, 3.6))
+    fig, axes = plots.new_figure(ncols=3, figsize=(9, 3))
+    assert axes.shape == (3,) and len(fig.axes) == 3
+
+
+def test_plot_curves_lines_legend_and_reference():
+    curves = {"a": ([0, 1, 2], [3.0, 2.0, 1.0]), "b": ([0, 1], [1.0, 0.5])}
+    fig = plots.plot_curves(curves, "step", "loss (nats)", "Both fall", hline=math.log(27), hline_label="uniform")
+    (ax,) = fig.axes
+    assert _labelled(ax)
+    assert len(ax.get_lines()) == 3  # two curves and the reference line
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "uniform"]
+    assert ax.get_lines()[2].get_linestyle() == "--"
+
+
+def test_plot_curves_draws_on_given_axes_and_logy():
+    fig, axes = plots.new_figure(ncols=2)
+    out = plots.plot_curves({"a": ([1, 2], [1.0, 10.0])}, "x", "y", "t", ax=axes[1], logy=True)
+    assert out is fig and axes[1].get_yscale() == "log" and len(axes[0].get_lines()) == 0
+
+
+def test_plot_curves_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match=r"curves\['a'\]"):
+        plots.plot_curves({"a": ([0, 1, 2], [1.0, 2.0])}, "x", "y", "t")
+    with pytest.raises(ValueError, match="curves"):
+        plots.plot_curves({}, "x", "y", "t")
+
+
+def test_plot_history():
+    h = History(steps=list(range(100)), train_loss=[3.0 - 0.01 * i for i in range(100)],
+                grad_norm=[1.0] * 100, lr=[1e-3] * 100, val_steps=[0, 50, 100], val_loss=[3.1, 2.6, 2.1])
+    fig = plots.plot_history(h, baseline=3.3, baseline_label="uniform guess")
+    (ax,) = fig.axes
+    assert _labelled(ax) and "nats per token" in ax.get_ylabel()
+    assert len(ax.get_lines()) == 4  # raw, smoothed, validation, baseline
+    val = [ln for ln in ax.get_lines() if ln.get_label() == "validation"][0]
+    assert list(val.get_xdata()) == [0, 50, 100]
+    h.val_loss.pop()
+    with pytest.raises(ValueError, match="history.val_loss"):
+        plots.plot_history(h)
+
+
+def test_plot_order_sweep_marks_best_and_adds_coverage_panel():
+    orders, train, val = [1, 2, 3, 4], [3.0, 2.4, 1.8, 1.0], [3.1, 2.5, 2.2, 2.6]
+    fig = plots.plot_order_sweep(orders, train, val)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert _labelled(ax) and list(ax.get_xticks()) == orders
+    assert any("n = 3" in t.get_text() for t in ax.texts)  # best validation order annotated
+    fig = plots.plot_order_sweep(orders, train, val, coverage=[1.0, 0.9, 0.6, 0.2])
+    assert len(fig.axes) == 2 and all(_labelled(a) for a in fig.axes)
+    assert "%" in fig.axes[1].get_ylabel()
+    assert list(fig.axes[1].get_lines()[0].get_ydata()) == pytest.approx([100, 90, 60, 20])
+    with pytest.raises(ValueError, match="val_ce"):
+        plots.plot_order_sweep(orders, train, val[:3])
+    with pytest.raises(ValueError, match="coverage"):
+        plots.plot_order_sweep(orders, train, val, coverage=[1.0, 0.9])
+    with pytest.raises(ValueError, match="coverage"):
+        plots.plot_order_sweep(orders, train, val, coverage=[100, 90, 60, 20])
+
+
+def test_plot_char_frequencies_top_and_visible_whitespace():
+    chars = ["a", " ", "\n", "b", "c"]
+    fig = plots.plot_char_frequencies(chars, [5, 9, 1, 3, 2], top=3)
+    (ax,) = fig.axes
+    assert _labelled(ax)
+    assert [round(b.get_height()) for b in _bars(ax)] == [9, 5, 3]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["␣", "a", "b"]
+    fig = plots.plot_char_frequencies(chars, [5, 9, 1, 3, 2])
+    assert "⏎" in [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    with pytest.raises(ValueError, match="counts"):
+        plots.plot_char_frequencies(chars, [1, 2])
+    with pytest.raises(ValueError, match="top"):
+        plots.plot_char_frequencies(chars, [5, 9, 1, 3, 2], top=0)
+
+
+def test_plot_next_char_distribution():
+    chars = ["a", " ", "\n", "b"]
+    fig = plots.plot_next_char_distribution(chars, [0.1, 0.5, 0.3, 0.1], top=3)
+    (ax,) = fig.axes
+    assert _labelled(ax)
+    assert [b.get_width() for b in _bars(ax)] == pytest.approx([0.5, 0.3, 0.1])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["␣", "⏎", "a"]
+    with pytest.raises(ValueError, match="probs"):
+        plots.plot_next_char_distribution(chars, [0.5, 0.5])
+    with pytest.raises(ValueError, match="probs"):
+        plots.plot_next_char_distribution(chars, [0.5, 0.5, -0.1, 0.1])
