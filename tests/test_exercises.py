@@ -182,3 +182,40 @@ def test_check_close_odd_answers_do_not_raise(capsys):
     assert verdict(capsys, check_close(torch.ones(3, dtype=torch.bfloat16), torch.ones(3), "t"))
     with pytest.raises(TypeError, match="expected"):
         check_close(1.0, [1.0], "x")  # a bug in the notebook, not in the learner's answer
+
+
+# ---------------------------------------------------------------- chapter 2
+
+
+def _rnn_step(x_t, h_prev, W, U, b_h):
+    return torch.tanh(h_prev @ W.T + x_t @ U.T + b_h)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda x, h, W, U, b: torch.tanh(h @ W + x @ U.T + b), "h_prev @ W.T"),
+    (lambda x, h, W, U, b: h @ W.T + x @ U.T + b, "activation"),
+    (lambda x, h, W, U, b: torch.tanh(h @ W.T + x @ U.T), "bias b_h is missing"),
+    (lambda x, h, W, U, b: torch.sigmoid(h @ W.T + x @ U.T + b), "sigmoid"),
+    (lambda x, h, W, U, b: torch.tanh(h @ U.T + x @ W.T + b), "raised"),
+    (lambda x, h, W, U, b: None, "returned None"),
+])
+def test_check_rnn_step(fn, hint, capsys):
+    from tutorial_lib.exercises import check_rnn_step
+
+    assert check_rnn_step(_rnn_step).ok
+    feedback = check_rnn_step(fn)
+    assert not feedback.ok and hint in feedback.message
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda dx, dh, do: dh * dx + dh * dh + do * dh, "biases"),
+    (lambda dx, dh, do: dh * dx + dh * dh + dh, "output layer"),
+    (lambda dx, dh, do: dh * dx + dh * dh + 2 * dh + do * dh + do, "two hidden biases"),
+    (lambda dx, dh, do: 7, "expected"),
+])
+def test_check_rnn_param_count(fn, hint):
+    from tutorial_lib.exercises import check_rnn_param_count
+
+    assert check_rnn_param_count(lambda dx, dh, do: dh * dx + dh * dh + dh + do * dh + do).ok
+    feedback = check_rnn_param_count(fn)
+    assert not feedback.ok and hint in feedback.message

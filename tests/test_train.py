@@ -159,3 +159,39 @@ def test_progress_bar_is_silent_when_disabled(capsys, monkeypatch):
 def test_train_rejects_a_dict_config():
     with pytest.raises(TypeError, match="config"):
         train(make_bigram(), make_get_batch(0), {"steps": 3})
+
+
+def test_split_cross_entropy_matches_a_hand_computed_bigram_table():
+    # A bigram "model" whose logits are log-probabilities from a fixed table: the split
+    # cross-entropy must equal the mean of -log P[prev, next] over every adjacent pair,
+    # whatever the block size, since a bigram needs only the previous token.
+    from tutorial_lib.train import split_cross_entropy
+
+    V = 5
+    g = torch.Generator().manual_seed(0)
+    table = torch.softmax(torch.randn(V, V, generator=g), dim=1)
+
+    class Bigram(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):  # (B, T) -> (B, T, V)
+            return table.log()[x]
+
+    ids = torch.randint(0, V, (103,), generator=g)
+    expected = -table.log()[ids[:-1], ids[1:]].mean().item()
+    for block in (1, 7, 10, 102, 500):
+        assert abs(split_cross_entropy(Bigram(), ids, block_size=block, batch_size=3) - expected) < 1e-6
+
+
+def test_split_cross_entropy_rejects_bad_input():
+    from tutorial_lib.train import split_cross_entropy
+
+    model = nn.Embedding(3, 3)
+    with pytest.raises(ValueError, match="ids must be a 1-D LongTensor"):
+        split_cross_entropy(model, torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="block_size must be a positive integer"):
+        split_cross_entropy(model, torch.zeros(5, dtype=torch.long), block_size=0)
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        split_cross_entropy(model, torch.zeros(1, dtype=torch.long))

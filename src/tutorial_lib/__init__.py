@@ -5,9 +5,15 @@ One module per concept, in the order the book teaches them:
 - ``utils``      seeding, device choice, parameter counts, timing      (chapter 1)
 - ``data``       the corpus, a character tokenizer, splits, batches     (chapter 1)
 - ``ngram``      n-gram language models with add-alpha smoothing       (chapter 1)
+- ``tasks``      synthetic tasks with known answers (bank, delayed recall) (chapters 1, 3, ...)
 - ``plots``      the book's plotting helpers, one house style            (all chapters)
-- ``train``      one training loop with progress bar, history, clipping (chapter 2 onwards)
 - ``exercises``  checkers that give a learner feedback on an exercise   (all chapters)
+- ``rnn``        the recurrence of seed eq. 2.1, and a character RNN    (chapter 2)
+- ``sampling``   temperature, top-k and top-p sampling of next tokens   (chapter 2 onwards)
+- ``train``      one training loop with progress bar, history, clipping (chapter 2 onwards)
+- ``gradients``  gradient norms through time, spectral radius           (chapter 3)
+- ``widgets``    interactive explorers built on the plots               (chapter 3 onwards)
+- ``book``       maintenance commands for the book itself (not for learners)
 
 Shape symbols, used in every docstring and shape comment of the package:
 

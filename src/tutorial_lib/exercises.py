@@ -379,3 +379,65 @@ def check_chain_rule(fn: Callable[[Sequence[float]], float]) -> Feedback:
                              "log p(y_1..y_T) = sum over k of log p(y_k | y_<k).")
     right = _pass("log p(sequence) = sum of log p(y_k | y_<k) on all 3 test cases.")
     return _report(wrong if wrong is not None else right)
+
+
+# ---------------------------------------------------------------- chapter 2
+
+
+def check_rnn_step(fn: Callable[..., torch.Tensor]) -> Feedback:
+    """Chapter 2: check ``fn(x_t, h_prev, W, U, b_h) -> h_t``, one step of seed eq. 2.1 with tanh.
+
+    Shapes: x_t (B, d_x), h_prev (B, d_h), W (d_h, d_h), U (d_h, d_x), b_h (d_h,) -> h_t (B, d_h).
+    """
+    g = torch.Generator().manual_seed(0)
+    B, d_x, d_h = 3, 4, 5  # d_x != d_h, so mixing up W and U fails loudly
+    x_t, h_prev = torch.randn(B, d_x, generator=g), torch.randn(B, d_h, generator=g)
+    W, U, b_h = torch.randn(d_h, d_h, generator=g), torch.randn(d_h, d_x, generator=g), torch.randn(d_h, generator=g)
+    expected = torch.tanh(h_prev @ W.T + x_t @ U.T + b_h)  # (B, d_h)
+    mistakes = [
+        (torch.tanh(h_prev @ W + x_t @ U.T + b_h), "W is applied as h_prev @ W; with row vectors it is h_prev @ W.T "
+         "(W h_{t-1} in the seed's column-vector notation)."),
+        (h_prev @ W.T + x_t @ U.T + b_h, "the activation σ = tanh is missing."),
+        (torch.tanh(h_prev @ W.T + x_t @ U.T), "the bias b_h is missing."),
+        (torch.sigmoid(h_prev @ W.T + x_t @ U.T + b_h), "you used a sigmoid; this exercise asks for tanh."),
+    ]
+    got, error = _call(fn, "check_rnn_step", "x_t (3, 4), h_prev (3, 5)", x_t, h_prev, W, U, b_h)
+    if error is not None:
+        return _report(error)
+    if got is None:
+        return _report(_fail("your function returned None. Hint: did you forget to `return` h_t?"))
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape:
+        for wrong, why in mistakes:
+            if torch.allclose(got, wrong, atol=1e-6) and not torch.allclose(got, expected, atol=1e-6):
+                return _report(_fail(why))
+    feedback = _compare(got, expected, "h_t", rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _pass("h_t = tanh(W h_{t-1} + U x_t + b_h) for a batch of 3.")
+    return _report(feedback)
+
+
+def check_rnn_param_count(fn: Callable[[int, int, int], int]) -> Feedback:
+    """Chapter 2: check ``fn(d_x, d_h, d_o) -> int``, the number of parameters of eq. 2.1.
+
+    U, W, b_h, V and b_o: d_h d_x + d_h^2 + d_h + d_o d_h + d_o.
+    """
+    cases = [(3, 5, 2), (64, 384, 94), (1, 1, 1)]
+    for d_x, d_h, d_o in cases:
+        expected = d_h * d_x + d_h * d_h + d_h + d_o * d_h + d_o
+        got, error = _call(fn, "check_rnn_param_count", f"d_x={d_x}, d_h={d_h}, d_o={d_o}", d_x, d_h, d_o)
+        if error is not None:
+            return _report(error)
+        value = _as_number(got)
+        if value is None:
+            return _report(_fail(f"your function should return a number, got {_describe(got)}."))
+        if value == expected:
+            continue
+        hints = {
+            expected - d_h - d_o: "the biases b_h and b_o are missing.",
+            expected - d_o * d_h - d_o: "the output layer (V and b_o) is missing.",
+            expected + d_h: "that counts two hidden biases, as PyTorch's nn.RNN stores them; eq. 2.1 has one, b_h.",
+            expected - d_h * d_h + d_h: "W is d_h x d_h, so it has d_h squared entries.",
+        }
+        why = hints.get(int(value), "count the entries of U, W, b_h, V and b_o (their shapes are listed under eq. 2.1).")
+        return _report(_fail(f"for d_x={d_x}, d_h={d_h}, d_o={d_o} you returned {value:g}, expected {expected}: {why}"))
+    return _report(_pass("d_h d_x + d_h^2 + d_h + d_o d_h + d_o on all 3 cases."))

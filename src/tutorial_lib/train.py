@@ -154,6 +154,53 @@ def evaluate(
     return total / batches
 
 
+def split_cross_entropy(
+    model: nn.Module,
+    ids: Tensor,
+    block_size: int = 256,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+) -> float:
+    """Cross-entropy in nats per token of a language model over a whole split (chapter 2).
+
+    ``ids`` (N,) is cut into consecutive blocks of ``block_size + 1`` tokens that overlap by
+    one, so every token after the first is predicted exactly once; each block starts from a
+    fresh context. Deterministic, unlike :func:`evaluate` on random batches, so it is the
+    number a chapter reports and compares with the n-gram models of chapter 1.
+    ``model(x)`` must return logits (B, T, V) for inputs x (B, T).
+    """
+    if not isinstance(ids, Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
+        raise ValueError(f"ids must be a 1-D LongTensor (N,), got {getattr(ids, 'shape', type(ids))}")
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if len(ids) < 2:
+        raise ValueError(f"ids must hold at least 2 tokens, got {len(ids)}")
+    device = torch.device(device) if device is not None else _model_device(model)
+    starts = range(0, len(ids) - 1, block_size)
+    full = [s for s in starts if s + block_size + 1 <= len(ids)]  # blocks of block_size + 1
+    tail = [s for s in starts if s + block_size + 1 > len(ids)]  # at most one shorter block
+    total, count = 0.0, 0
+
+    def add(batch: Tensor) -> None:  # batch (B, T + 1): inputs and targets in one
+        nonlocal total, count
+        logits = model(batch[:, :-1])  # (B, T, V)
+        targets = batch[:, 1:]  # (B, T)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum").item()
+        count += targets.numel()
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(full), batch_size):
+                add(torch.stack([ids[s : s + block_size + 1] for s in full[i : i + batch_size]]).to(device))
+            for s in tail:
+                add(ids[None, s:].to(device))  # (1, T' + 1)
+    finally:
+        model.train(was_training)
+    return total / count
+
+
 def _show_progress(config: TrainConfig) -> bool:
     if config.progress is not None:
         return config.progress
