@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tutorial_lib import tasks
 
@@ -48,3 +49,56 @@ def test_seed_is_local_and_reproducible():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tasks.bank_examples(**kwargs)
+
+
+# ---- delayed recall (chapter 3) ---------------------------------------------------------
+
+def test_delayed_recall_shapes_and_layout():
+    K, delay = 8, 6
+    x, y = tasks.delayed_recall(500, delay, num_symbols=K, seed=0)
+    assert x.shape == (500, delay + 1) and y.shape == (500,)
+    assert x.dtype == torch.long and y.dtype == torch.long
+    assert torch.equal(y, x[:, 0])                                   # the target is the first token
+    assert ((x[:, 0] >= 0) & (x[:, 0] < K)).all()                    # a symbol
+    assert ((x[:, 1:delay] >= K) & (x[:, 1:delay] < 2 * K)).all()    # distractors: never a symbol
+    assert (x[:, delay] == 2 * K).all()                              # the query token, last
+    assert int(x.max()) == tasks.delayed_recall_vocab(K) - 1 == 2 * K
+    # every symbol and every distractor occurs: the generator covers the whole ranges
+    assert set(x[:, 0].tolist()) == set(range(K))
+    assert set(x[:, 1:delay].flatten().tolist()) == set(range(K, 2 * K))
+
+
+def test_delayed_recall_delay_one_has_no_distractors():
+    x, y = tasks.delayed_recall(10, 1, num_symbols=3)
+    assert x.shape == (10, 2) and (x[:, 1] == 6).all() and torch.equal(y, x[:, 0])
+
+
+def test_delayed_recall_vocab_and_chance_level():
+    assert tasks.delayed_recall_vocab(8) == 17 and tasks.delayed_recall_vocab(2) == 5
+    # always guessing the most frequent symbol scores about chance, 1/K
+    _, y = tasks.delayed_recall(20_000, 3, num_symbols=4, seed=1)
+    assert torch.bincount(y, minlength=4).max().item() / len(y) == pytest.approx(0.25, abs=0.02)
+
+
+def test_delayed_recall_seed_is_local_and_reproducible():
+    state = torch.get_rng_state()
+    a = tasks.delayed_recall(50, 5, seed=7)
+    b = tasks.delayed_recall(50, 5, seed=7)
+    c = tasks.delayed_recall(50, 5, seed=8)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n": 0, "delay": 3}, "n must be a positive int"),
+    ({"n": 2.0, "delay": 3}, "n must be a positive int"),
+    ({"n": 4, "delay": 0}, "delay must be a positive int"),
+    ({"n": 4, "delay": True}, "delay must be a positive int"),
+    ({"n": 4, "delay": 3, "num_symbols": 1}, "num_symbols must be an int >= 2"),
+])
+def test_delayed_recall_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tasks.delayed_recall(**kwargs)
+    with pytest.raises(ValueError, match="num_symbols must be an int >= 2"):
+        tasks.delayed_recall_vocab(0)

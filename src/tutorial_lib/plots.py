@@ -18,6 +18,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 if TYPE_CHECKING:  # only for the type hint; plots does not need torch
     from tutorial_lib.train import History
@@ -279,4 +280,141 @@ def plot_next_char_distribution(
     ax.grid(axis="y", visible=False)
     ax.set_xlim(0, min(1.0, 1.15 * float(p[order].max()) + 0.02) if len(order) else 1.0)
     ax.set(xlabel="probability of the next character", ylabel="next character", title=title)
+    return fig
+
+
+# Plain Unicode, not mathtext: Agg parses mathtext again on every draw, which makes a live
+# widget slow. DejaVu Sans, matplotlib's default font, has the subscript k and superscripts.
+GRAD_NORM_LABEL = "‖∂L/∂hₖ‖ (log scale)"
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _label_decades(ax: Axes) -> None:
+    """Label the major ticks of a log y-axis 10⁻⁶, 10⁰, 10³ ... in plain text (no mathtext)."""
+    def decade(v: float, _pos: int) -> str:
+        return "10" + str(round(np.log10(v))).translate(_SUPERSCRIPT) if v > 0 else ""
+    ax.yaxis.set_major_formatter(FuncFormatter(decade))
+
+
+def _positive_or_nan(y: Any, name: str) -> np.ndarray:
+    """A 1-D float array with non-positive and non-finite entries replaced by NaN (not drawn on a log axis)."""
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array (T,), got shape {y.shape}")
+    return np.where(np.isfinite(y) & (y > 0), y, np.nan)
+
+
+def plot_grad_norms(
+    norms_by_label: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    title: str = "How much of the gradient at step T reaches step k",
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
+    """``‖∂L/∂h_k‖`` against the time step k = 1..T on a log axis, one labelled line each (chapter 3).
+
+    ``norms_by_label`` maps a label (e.g. "tanh, ρ = 0.9") to an array (T,) as returned by
+    :func:`tutorial_lib.gradients.hidden_grad_norms`. Zeros, negatives and inf/NaN are left out
+    (a log axis cannot show them); the x-axis always spans 1..T, so a gradient that underflowed
+    to zero shows as a line that stops. ``ylim`` fixes the y range. Returns the figure.
+    """
+    if not isinstance(norms_by_label, Mapping) or len(norms_by_label) == 0:
+        raise ValueError("norms_by_label must be a non-empty mapping label -> norms (T,)")
+    curves = {label: _positive_or_nan(y, f"norms_by_label[{label!r}]") for label, y in norms_by_label.items()}
+    fig, ax = _axes(ax)
+    for label, y in curves.items():
+        ax.plot(np.arange(1, len(y) + 1), y, label=label)
+    ax.set_xlim(0, max(len(y) for y in curves.values()) + 1)  # all of 1..T, even where nothing is drawn
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole time steps
+    ax.set_yscale("log")
+    _label_decades(ax)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set(xlabel="time step k", ylabel=GRAD_NORM_LABEL, title=title)
+    ax.legend()
+    return fig
+
+
+def plot_gradient_grid(
+    grid: Mapping[str, Any],
+    ylim: tuple[float, float] = (1e-12, 1e6),
+    title: str = "The gradient reaching step k shrinks or grows geometrically with T - k",
+) -> Figure:
+    """Small multiples of ``‖∂L/∂h_k‖``: one panel per activation, one line per spectral radius ρ (chapter 3).
+
+    ``grid`` is the dict of :func:`tutorial_lib.gradients.gradient_grid` (keys ``"radii"`` (R,),
+    ``"activations"`` (A,), ``"T"``, ``"norms"`` (R, A, T)). The panels share a log y-axis clipped
+    to ``ylim``, so curves that vanish below or explode above it leave the panel; one legend names
+    the radii. Returns the figure.
+    """
+    for key in ("radii", "activations", "T", "norms"):
+        if key not in grid:
+            raise ValueError(f"grid must have the keys 'radii', 'activations', 'T', 'norms'; missing {key!r}")
+    radii, activations = list(grid["radii"]), list(grid["activations"])
+    norms = np.asarray(grid["norms"], dtype=float)
+    expected = (len(radii), len(activations), int(grid["T"]))
+    if norms.shape != expected or 0 in expected:
+        raise ValueError(f"grid['norms'] must have shape (len(radii), len(activations), T) = {expected}, "
+                         f"got {norms.shape}")
+    A = len(activations)
+    fig, axes = new_figure(ncols=A, figsize=(min(9.0, 2.2 * A + 0.6), 4.0), sharey=True, squeeze=False)
+    # the radii are ordered, so a sequential colour-blind-safe map (dark = small ρ), not PALETTE
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(radii)))
+    k = np.arange(1, expected[2] + 1)
+    for j, (ax, name) in enumerate(zip(axes[0], activations)):
+        for i, rho in enumerate(radii):
+            y = _positive_or_nan(norms[i, j], f"grid['norms'][{i}, {j}]")
+            ax.plot(k, y, color=colors[i], label=f"ρ = {rho:g}")
+        ax.set_yscale("log")
+        _label_decades(ax)
+        ax.set_ylim(*ylim)
+        ax.set_xlim(0, expected[2] + 1)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
+        ax.set(title=name, xlabel="time step k")
+    axes[0, 0].set_ylabel(GRAD_NORM_LABEL)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(radii),
+               title="spectral radius of W")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_unrolled_rnn(steps: int = 4, title: str | None = None) -> Figure:
+    """The RNN of seed eq. 2.1 unrolled over ``steps`` time steps (chapter 2).
+
+    Inputs x_t at the bottom, states h_t in the middle, outputs o_t on top; the shared
+    weights U, W and V label the arrows. Dashed arrows show the path the gradient takes
+    backwards through time (BPTT).
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 8:
+        raise ValueError(f"steps must be an int in [1, 8], got {steps!r}")
+    fig, ax = plt.subplots(figsize=(min(1.9 * (steps + 1) + 0.6, 10.0), 4.2))
+    forward, backward = PALETTE[0], PALETTE[1]
+
+    def node(x: float, y: float, text: str, face: str) -> None:
+        ax.text(x, y, text, ha="center", va="center", fontsize=12,
+                bbox=dict(boxstyle="round,pad=0.45", facecolor=face, edgecolor="0.3"))
+
+    def arrow(x0, y0, x1, y1, label=None, color=forward, dashed=False, label_at=(0, 0)):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6, linestyle="--" if dashed else "-",
+                                    shrinkA=16, shrinkB=16))
+        if label:
+            ax.text((x0 + x1) / 2 + label_at[0], (y0 + y1) / 2 + label_at[1], label, color=color,
+                    fontsize=11, ha="center", va="center")
+
+    node(0, 1, r"$h_0$", "0.93")
+    for t in range(1, steps + 1):
+        node(t, 0, f"$x_{t}$", "#e8f1fa")
+        node(t, 1, f"$h_{t}$", "#fdf0e0")
+        node(t, 2, f"$o_{t}$", "#e9f6ef")
+        arrow(t, 0, t, 1, "U", label_at=(0.13, 0))
+        arrow(t, 1, t, 2, "V", label_at=(0.13, 0))
+        arrow(t - 1, 1, t, 1, "W", label_at=(0, 0.13))
+        arrow(t, 0.78, t - 1, 0.78, None, color=backward, dashed=True)
+    ax.text((steps + 1) / 2 - 0.5, -0.55, r"dashed: the gradient flows back through every step: $\partial L / \partial h_{t-1}$"
+            r" $= \partial L / \partial h_t \cdot \partial h_t / \partial h_{t-1}$", color=backward, fontsize=10,
+            ha="center", va="center")
+    ax.set_xlim(-0.6, steps + 0.6)
+    ax.set_ylim(-0.75, 2.4)
+    ax.axis("off")
+    ax.set_title(title or f"An RNN unrolled over {steps} steps: one network, the same U, W, V at every step")
     return fig

@@ -1,8 +1,10 @@
 """Synthetic tasks whose answers are known, so a chapter can measure what a model gets right.
 
 Chapter 1 introduces the "bank" task of the lecture slides: the word *bank* means a river bank
-or a money bank, and only a cue word far to its left tells which. Later chapters add their
-tasks here (the adding problem, toy translation, in-context rules, preference pairs).
+or a money bank, and only a cue word far to its left tells which. Chapter 3 adds the
+delayed-recall task, which measures how far back a recurrent network can remember. Later
+chapters add their tasks here (the adding problem, toy translation, in-context rules,
+preference pairs).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from torch import Tensor
 
 # The two senses of "bank": a cue word that fixes the sense, and the word that follows "bank".
 BANK_SENSES = {
@@ -68,3 +72,45 @@ def bank_examples(n: int, filler_words: int = 3, seed: int = 0) -> list[BankExam
         prompt = f"{cue} {tail}"
         examples.append(BankExample(prompt=prompt, answer=spec["next"], sense=sense, gap=len(tail) + 1))
     return examples
+
+
+def delayed_recall_vocab(num_symbols: int = 8) -> int:
+    """Vocabulary size V of :func:`delayed_recall`: symbols, distractors and the query, 2K + 1 (chapter 3)."""
+    if isinstance(num_symbols, bool) or not isinstance(num_symbols, int) or num_symbols < 2:
+        raise ValueError(f"num_symbols must be an int >= 2, got {num_symbols!r}")
+    return 2 * num_symbols + 1
+
+
+def delayed_recall(n: int, delay: int, num_symbols: int = 8, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """``n`` sequences whose first token must be recalled ``delay`` steps later (chapter 3).
+
+    With K = ``num_symbols``, each sequence has ``delay + 1`` tokens::
+
+        position 0              a symbol to remember, uniform in [0, K)
+        positions 1 .. delay-1  distractors, uniform in [K, 2K) (never confused with a symbol)
+        position delay          the query token 2K: "which symbol came first?"
+
+    The target is the first token, so a model that forgets it scores chance, 1/K.
+    The vocabulary has V = 2K + 1 tokens (:func:`delayed_recall_vocab`).
+
+    Args:
+        n: number of sequences (>= 1).
+        delay: steps between the symbol and the query (>= 1; 1 means no distractors).
+        num_symbols: K, the number of symbols to remember (>= 2).
+        seed: seed of a local random generator (global state is untouched).
+
+    Returns:
+        ``(x, y)``: ``x`` (n, delay + 1) int64 tokens and ``y`` (n,) int64 targets, ``y == x[:, 0]``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if isinstance(delay, bool) or not isinstance(delay, int) or delay < 1:
+        raise ValueError(f"delay must be a positive int (steps between symbol and query), got {delay!r}")
+    K = num_symbols
+    V = delayed_recall_vocab(K)  # also checks num_symbols
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.empty(n, delay + 1, dtype=torch.long)                              # (n, delay + 1)
+    x[:, 0] = torch.randint(0, K, (n,), generator=gen)                           # symbols
+    x[:, 1:delay] = torch.randint(K, 2 * K, (n, delay - 1), generator=gen)       # distractors
+    x[:, delay] = V - 1                                                          # the query token 2K
+    return x, x[:, 0].clone()

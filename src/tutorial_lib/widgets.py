@@ -1,0 +1,97 @@
+"""Interactive explorers built on the plot helpers (chapter 3 onwards).
+
+Each explorer returns an ipywidgets container: controls on top, a live figure below. They use
+only ipywidgets APIs that exist in both 7.7 (Colab) and 8, and import ipywidgets inside the
+function, so ``import tutorial_lib.widgets`` works without a kernel. Every explorer draws its
+initial state once when it is built; the static figure of the same experiment (for a book
+read without a kernel) comes from the matching helper in :mod:`tutorial_lib.plots`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tutorial_lib.gradients import decay_rate, gradient_grid
+from tutorial_lib.plots import new_figure, plot_grad_norms
+
+__all__ = ["gradient_explorer"]
+
+
+def _describe_factor(gamma: float, first: float) -> str:
+    """One line of HTML that says what the fitted per-step factor γ means."""
+    if not np.isfinite(gamma):
+        return "The gradient is zero at almost every step: nothing to fit."
+    verdict = "vanishing"
+    if gamma > 1.005:
+        verdict = "exploding"
+    elif gamma >= 0.995:
+        verdict = "neither vanishing nor exploding"
+    reach = f"{first:.1e}" if 0 < first < np.inf else "0 (below what float64 can hold)" if first == 0 else "inf"
+    return (f"Fitted per-step factor γ = <b>{gamma:.3f}</b> ({verdict}): going one step back in time "
+            f"multiplies the gradient by about γ. At step 1 it is {reach} times its size at step T.")
+
+
+def gradient_explorer(hidden_size: int = 64, seed: int = 0) -> Any:
+    """A live view of ``‖∂L/∂h_k‖`` as the spectral radius ρ of ``W``, σ and T change (chapter 3).
+
+    Controls: a slider "spectral radius ρ" (0.5 to 1.5), a dropdown "activation" (tanh, sigmoid,
+    relu, identity) and a slider "sequence length T" (10 to 300). Each change recomputes
+    :func:`tutorial_lib.gradients.hidden_grad_norms` on the inputs of
+    :func:`tutorial_lib.gradients.gradient_grid` (same ``hidden_size`` and ``seed``; results
+    cached per setting), redraws :func:`tutorial_lib.plots.plot_grad_norms` and shows the
+    fitted per-step factor of :func:`tutorial_lib.gradients.decay_rate`.
+
+    Returns a ``VBox``. Its attributes ``rho``, ``activation``, ``length`` are the controls;
+    ``redraws`` counts the redraws so far (1 after building), ``cache`` holds the norms (T,)
+    computed so far, keyed by ``(ρ, activation, T)``.
+    """
+    import ipywidgets as widgets  # imported here: the module must import without a kernel
+    from IPython.display import clear_output, display
+
+    style = {"description_width": "initial"}  # show the whole description, do not cut it
+    rho = widgets.FloatSlider(value=1.0, min=0.5, max=1.5, step=0.05, description="spectral radius ρ",
+                              readout_format=".2f", continuous_update=False, style=style)
+    activation = widgets.Dropdown(options=["tanh", "sigmoid", "relu", "identity"], value="tanh",
+                                  description="activation", style=style)
+    length = widgets.IntSlider(value=100, min=10, max=300, step=10, description="sequence length T",
+                               continuous_update=False, style=style)
+    info = widgets.HTML()
+    out = widgets.Output()
+    box = widgets.VBox([widgets.HBox([rho, activation]), length, info, out])
+    box.rho, box.activation, box.length = rho, activation, length
+    box.redraws, box.cache = 0, {}
+    fig, ax = new_figure()  # one figure for every redraw; plot_grad_norms draws it the first time
+    plt.close(fig)  # pyplot forgets it: it is shown only in the Output, never at the end of the cell
+
+    def redraw(change: Any = None) -> None:
+        key = (round(float(rho.value), 4), activation.value, int(length.value))
+        if key not in box.cache:
+            grid = gradient_grid([key[0]], [key[1]], T=key[2], hidden_size=hidden_size, seed=seed)
+            box.cache[key] = grid["norms"][0, 0]  # (T,)
+        norms = box.cache[key]
+        info.value = _describe_factor(decay_rate(norms), float(norms[0]))
+        label = f"{key[1]}, ρ = {key[0]:.2f}"
+        title = f"Gradient reaching step k from the loss at step T = {key[2]}"
+        if not ax.lines:
+            plot_grad_norms({label: norms}, ax=ax, title=title)
+        else:  # move the line instead of drawing a new plot: a quarter faster
+            visible = np.where(np.isfinite(norms) & (norms > 0), norms, np.nan)  # as plot_grad_norms
+            ax.lines[0].set_data(np.arange(1, len(norms) + 1), visible)
+            ax.lines[0].set_label(label)
+            ax.legend()
+            ax.set_title(title)
+            ax.set_xlim(0, len(norms) + 1)
+            ax.relim()
+            ax.autoscale_view()
+        with out:
+            clear_output(wait=True)
+            display(fig)
+        box.redraws += 1
+
+    for control in (rho, activation, length):
+        control.observe(redraw, names="value")
+    redraw()
+    return box

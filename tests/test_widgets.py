@@ -1,0 +1,108 @@
+"""tutorial_lib.widgets: the gradient explorer builds, reacts to its controls, and is fast enough.
+
+No kernel runs under pytest, so an ``Output`` captures nothing here; the explorer counts its
+redraws (``box.redraws``) and keeps what it computed (``box.cache``), and the tests read those.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from tutorial_lib import widgets
+from tutorial_lib.gradients import decay_rate, gradient_grid
+
+ipywidgets = pytest.importorskip("ipywidgets")
+
+
+@pytest.fixture
+def box():
+    plt.close("all")
+    yield widgets.gradient_explorer(hidden_size=32, seed=0)
+    plt.close("all")
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def test_importing_widgets_does_not_import_ipywidgets():
+    code = "import sys, tutorial_lib.widgets; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_explorer_has_the_three_controls_with_their_ranges(box):
+    assert isinstance(box, ipywidgets.VBox)
+    parts = list(_walk(box))
+    assert box.rho in parts and box.activation in parts and box.length in parts
+    rho, act, T = box.rho, box.activation, box.length
+    assert isinstance(rho, ipywidgets.FloatSlider) and rho.description == "spectral radius ρ"
+    assert (rho.min, rho.max, rho.step, rho.value) == (0.5, 1.5, 0.05, 1.0)
+    assert isinstance(act, ipywidgets.Dropdown) and act.description == "activation"
+    assert list(act.options) == ["tanh", "sigmoid", "relu", "identity"] and act.value == "tanh"
+    assert isinstance(T, ipywidgets.IntSlider) and T.description == "sequence length T"
+    assert (T.min, T.max, T.step, T.value) == (10, 300, 10, 100)
+    assert sum(isinstance(w, ipywidgets.Output) for w in parts) == 1
+    assert sum(isinstance(w, ipywidgets.HTML) for w in parts) == 1
+
+
+def test_explorer_draws_once_on_creation_and_leaves_no_figure_open(box):
+    assert box.redraws == 1
+    assert list(box.cache) == [(1.0, "tanh", 100)]
+    assert plt.get_fignums() == []
+    html = next(w for w in _walk(box) if isinstance(w, ipywidgets.HTML)).value
+    assert "per-step factor" in html and "vanishing" in html      # tanh at ρ = 1 vanishes
+
+
+def test_each_control_change_redraws_with_the_new_setting(box):
+    html = next(w for w in _walk(box) if isinstance(w, ipywidgets.HTML))
+    before = html.value
+    box.rho.value = 1.5
+    assert box.redraws == 2 and (1.5, "tanh", 100) in box.cache
+    box.activation.value = "identity"
+    assert box.redraws == 3 and "exploding" in html.value and html.value != before
+    box.length.value = 50
+    assert box.redraws == 4
+    norms = box.cache[(1.5, "identity", 50)]
+    assert norms.shape == (50,) and decay_rate(norms) == pytest.approx(1.5, rel=1e-4)
+    box.rho.value = 1.0
+    assert box.redraws == 5 and len(box.cache) == 5 and "neither" in html.value
+    box.rho.value = 1.5                                            # back to a cached setting
+    assert box.redraws == 6 and len(box.cache) == 5 and "exploding" in html.value
+    assert plt.get_fignums() == []
+
+
+def test_explorer_shows_the_same_numbers_as_the_static_grid(box):
+    box.rho.value = 0.8
+    grid = gradient_grid([0.8], ["tanh"], T=100, hidden_size=32, seed=0)
+    np.testing.assert_array_equal(box.cache[(0.8, "tanh", 100)], grid["norms"][0, 0])
+
+
+def test_a_redraw_is_fast():
+    box = widgets.gradient_explorer()                              # the default size, hidden 64
+    times = []
+    for rho in (0.6, 0.7, 0.9):                                    # new settings: compute + plot
+        start = time.perf_counter()
+        box.rho.value = rho
+        times.append(time.perf_counter() - start)
+    box.length.value = 300
+    for rho in (0.6, 0.7, 0.9):
+        start = time.perf_counter()
+        box.rho.value = rho
+        times.append(time.perf_counter() - start)
+    plt.close("all")
+    median = statistics.median(times)
+    assert median < 0.5, f"a redraw took {median * 1000:.0f} ms (median; target 200 ms)"
