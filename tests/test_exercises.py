@@ -219,3 +219,35 @@ def test_check_rnn_param_count(fn, hint):
     assert check_rnn_param_count(lambda dx, dh, do: dh * dx + dh * dh + dh + do * dh + do).ok
     feedback = check_rnn_param_count(fn)
     assert not feedback.ok and hint in feedback.message
+
+
+# ---------------------------------------------------------------- chapter 3
+
+
+def _clip(grads, max_norm):
+    total = torch.sqrt(sum(g.square().sum() for g in grads))
+    return [g * min(1.0, max_norm / float(total)) for g in grads]
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda gs, m: [g * min(1.0, m / float(g.norm())) for g in gs], "each tensor on its own"),
+    (lambda gs, m: [g * (m / float(torch.sqrt(sum(u.square().sum() for u in gs)))) for g in gs], "only ever shrinks"),
+    (lambda gs, m: [g.clamp(-m, m) for g in gs], "clipping by value"),
+    (lambda gs, m: gs[0], "list of 2 tensors"),
+    (lambda gs, m: [g * 0 for g in gs], "differ"),
+])
+def test_check_clip_grad_norm(fn, hint):
+    from tutorial_lib.exercises import check_clip_grad_norm
+
+    assert check_clip_grad_norm(_clip).ok
+    # torch's own clipping, applied to copies, is a right answer too
+    def torch_clip(gs, m):
+        gs = [g.clone().requires_grad_() for g in gs]
+        for p in gs:
+            p.grad = p.detach().clone()
+        torch.nn.utils.clip_grad_norm_(gs, m)
+        return [p.grad for p in gs]
+
+    assert check_clip_grad_norm(torch_clip).ok
+    feedback = check_clip_grad_norm(fn)
+    assert not feedback.ok and hint in feedback.message

@@ -151,3 +151,10 @@ def test_plot_unrolled_rnn_draws_every_step_and_rejects_bad_steps():
     plt.close(fig)
     with pytest.raises(ValueError, match="steps must be an int in"):
         plot_unrolled_rnn(steps=0)
+
+
+def test_plot_curves_uses_integer_ticks_for_integer_x():
+    fig = plots.plot_curves({"a": ([-3, -1, 0, 2, 5], [1, 2, 3, 4, 5])}, "x", "y", "t")
+    ticks = fig.axes[0].get_xticks()
+    assert all(float(t).is_integer() for t in ticks)
+    plt.close(fig)

@@ -441,3 +441,49 @@ def check_rnn_param_count(fn: Callable[[int, int, int], int]) -> Feedback:
         why = hints.get(int(value), "count the entries of U, W, b_h, V and b_o (their shapes are listed under eq. 2.1).")
         return _report(_fail(f"for d_x={d_x}, d_h={d_h}, d_o={d_o} you returned {value:g}, expected {expected}: {why}"))
     return _report(_pass("d_h d_x + d_h^2 + d_h + d_o d_h + d_o on all 3 cases."))
+
+
+# ---------------------------------------------------------------- chapter 3
+
+
+def check_clip_grad_norm(fn: Callable[[list[torch.Tensor], float], list[torch.Tensor]]) -> Feedback:
+    """Chapter 3: check ``fn(grads, max_norm) -> clipped``, clipping by the global norm.
+
+    ``grads`` is a list of gradient tensors of any shapes; the answer returns new tensors
+    scaled by min(1, max_norm / ‖g‖), where ‖g‖ is the norm of all of them together.
+    """
+    g = torch.Generator().manual_seed(0)
+    big = [torch.randn(4, 3, generator=g) * 10, torch.randn(5, generator=g) * 10]  # norm ~ 60
+    small = [torch.randn(4, 3, generator=g) * 0.01, torch.randn(5, generator=g) * 0.01]
+
+    def reference(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
+        total = torch.sqrt(sum(t.square().sum() for t in grads))
+        return [t * min(1.0, max_norm / float(total)) for t in grads]
+
+    for case, grads, max_norm in (("large gradients, max_norm=1", big, 1.0),
+                                  ("small gradients, max_norm=1", small, 1.0)):
+        got, error = _call(fn, "check_clip_grad_norm", case, [t.clone() for t in grads], max_norm)
+        if error is not None:
+            return _report(error)
+        if not isinstance(got, (list, tuple)) or len(got) != len(grads):
+            return _report(_fail(f"return a list of {len(grads)} tensors, one per gradient; got {_describe(got)}."))
+        expected = reference(grads, max_norm)
+        if all(isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+               for a, b in zip(got, expected)):
+            continue
+        per_tensor = [t * min(1.0, max_norm / float(t.norm())) for t in grads]
+        scaled_up = [t * (max_norm / float(torch.sqrt(sum(u.square().sum() for u in grads)))) for t in grads]
+        clamped = [t.clamp(-max_norm, max_norm) for t in grads]
+        for wrong, why in ((per_tensor, "you clipped each tensor on its own; clip by the norm of all gradients "
+                            "together, so their directions relative to each other are kept."),
+                           (scaled_up, "you rescaled even when the norm was already below max_norm; clipping "
+                            "only ever shrinks: scale by min(1, max_norm / norm)."),
+                           (clamped, "you clamped each value; that is clipping by value. Clip by norm: "
+                            "multiply every gradient by the same factor.")):
+            if all(isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+                   for a, b in zip(got, wrong)):
+                return _report(_fail(f"on {case}: {why}"))
+        return _report(_fail(f"on {case} the clipped gradients differ from the expected ones. Hint: compute "
+                             "norm = sqrt(sum of all squared entries), then multiply each tensor by "
+                             "min(1, max_norm / norm)."))
+    return _report(_pass("gradients are scaled by min(1, max_norm / global norm), large and small cases."))

@@ -139,6 +139,8 @@ def plot_curves(
         ax.axhline(hline, color="grey", linestyle="--", linewidth=1.2, label=hline_label or "reference")
     if logy:
         ax.set_yscale("log")
+    if all(float(v).is_integer() for _, (x, _) in curves.items() for v in x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no ticks between integer x
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend()
     return fig
