@@ -15,6 +15,7 @@ does not depend on them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     from nbclient import NotebookClient
 
     path = Path(path)
+    # Committed outputs carry no progress bars: the kernel inherits this from our environment.
+    os.environ["TUTORIAL_LIB_PROGRESS"] = "0"
     nb = nbformat.read(path, as_version=4)
     refresh_setup_cell(nb, setup_cell_source(path.parent))
     client = NotebookClient(
