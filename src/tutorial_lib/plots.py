@@ -120,11 +120,13 @@ def plot_curves(
     logy: bool = False,
     hline: float | None = None,
     hline_label: str | None = None,
+    marker: str | None = None,
 ) -> Figure:
     """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
 
     ``hline`` adds a dashed grey horizontal reference line (e.g. a baseline loss),
-    labelled ``hline_label``. ``logy`` puts y on a log scale. Returns the figure.
+    labelled ``hline_label``. ``logy`` puts y on a log scale. ``marker`` (e.g. "o") marks
+    every measured point. Returns the figure.
     """
     if not isinstance(curves, Mapping) or len(curves) == 0:
         raise ValueError("curves must be a non-empty mapping label -> (x, y)")
@@ -134,7 +136,7 @@ def plot_curves(
         _same_length(**{f"curves[{label!r}] x": xy[0], f"curves[{label!r}] y": xy[1]})
     fig, ax = _axes(ax)
     for label, (x, y) in curves.items():
-        ax.plot(x, y, label=label)
+        ax.plot(x, y, label=label, marker=marker)
     if hline is not None:
         ax.axhline(hline, color="grey", linestyle="--", linewidth=1.2, label=hline_label or "reference")
     if logy:
@@ -370,7 +372,8 @@ def plot_gradient_grid(
         _label_decades(ax)
         ax.set_ylim(*ylim)
         ax.set_xlim(0, expected[2] + 1)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
+        # ticks at T/2 and T only, so neighbouring panels' labels never touch
+        ax.set_xticks([expected[2] // 2, expected[2]])
         ax.set(title=name, xlabel="time step k")
     axes[0, 0].set_ylabel(GRAD_NORM_LABEL)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(radii),
@@ -412,9 +415,10 @@ def plot_unrolled_rnn(steps: int = 4, title: str | None = None) -> Figure:
         arrow(t, 1, t, 2, "V", label_at=(0.13, 0))
         arrow(t - 1, 1, t, 1, "W", label_at=(0, 0.13))
         arrow(t, 0.78, t - 1, 0.78, None, color=backward, dashed=True)
-    ax.text((steps + 1) / 2 - 0.5, -0.55, r"dashed: the gradient flows back through every step: $\partial L / \partial h_{t-1}$"
-            r" $= \partial L / \partial h_t \cdot \partial h_t / \partial h_{t-1}$", color=backward, fontsize=10,
-            ha="center", va="center")
+    ax.text((steps + 1) / 2 - 0.5, -0.55,
+            r"dashed: the gradient flows back through every step, $\partial L / \partial h_{t-1}$"
+            r" $= \partial L / \partial h_t \cdot \partial h_t / \partial h_{t-1}$ + (the loss at step $t-1$)",
+            color=backward, fontsize=11, ha="center", va="center")
     ax.set_xlim(-0.6, steps + 0.6)
     ax.set_ylim(-0.75, 2.4)
     ax.axis("off")

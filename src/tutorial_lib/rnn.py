@@ -85,8 +85,9 @@ class RNNCell(nn.Module):
 
     def forward(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
         """x_t (B, d_x) and h_prev = h_{t-1} (B, d_h) -> h_t (B, d_h)."""
-        ok = isinstance(x_t, Tensor) and x_t.ndim == 2 and x_t.shape[1] == self.input_size
-        _check_tensor(x_t, "x_t", ok, f"(B, d_x) = (B, {self.input_size})")
+        d_x = self.input_size
+        ok = isinstance(x_t, Tensor) and x_t.ndim == 2 and x_t.shape[1] == d_x
+        _check_tensor(x_t, "x_t", ok, f"(B, d_x) = (B, {d_x})")
         _check_state(h_prev, "h_prev", x_t.shape[0], self.hidden_size)
         z = (
             h_prev @ self.W.T  # (B, d_h) @ (d_h, d_h) -> (B, d_h): W h_{t-1}
@@ -124,13 +125,16 @@ class RNN(nn.Module):
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """All hidden states of eq. 2.1 for a batch of sequences (chapter 2).
 
-        x: (T, B, d_x), or (B, T, d_x) if batch_first; always 3-D (add a batch axis to a
-        single sequence). h0: h_0 (B, d_h), default zeros (nn.RNN's h0 is (1, B, d_h)).
-        Returns (hs, h_T): h_1..h_T as (T, B, d_h), or (B, T, d_h) if batch_first, and h_T (B, d_h).
+        x: (T, B, d_x), or (B, T, d_x) if batch_first; always 3-D (add a batch
+        axis to a single sequence). h0: h_0 (B, d_h), default zeros (nn.RNN's h0
+        is (1, B, d_h)). Returns (hs, h_T): h_1..h_T as (T, B, d_h), or
+        (B, T, d_h) if batch_first, and h_T (B, d_h).
         """
         layout = "(B, T, d_x)" if self.batch_first else "(T, B, d_x)"
-        ok = isinstance(x, Tensor) and x.ndim == 3 and x.shape[-1] == self.input_size and x.numel() > 0
-        _check_tensor(x, "x", ok, f"{layout} with d_x = {self.input_size} and B, T >= 1 (3-D, batched)")
+        d_x = self.input_size
+        ok = (isinstance(x, Tensor) and x.ndim == 3 and x.shape[-1] == d_x
+              and x.numel() > 0)
+        _check_tensor(x, "x", ok, f"{layout} with d_x = {d_x} and B, T >= 1 (3-D, batched)")
         if self.batch_first:
             x = x.transpose(0, 1)  # (B, T, d_x) -> (T, B, d_x)
         T, B, _ = x.shape
@@ -142,7 +146,9 @@ class RNN(nn.Module):
             h = self.cell(x[t], h)  # (B, d_x), (B, d_h) -> (B, d_h)
             hs.append(h)
         hs = torch.stack(hs)  # T x (B, d_h) -> (T, B, d_h)
-        return (hs.transpose(0, 1) if self.batch_first else hs), h  # (B, T, d_h) if batch_first
+        if self.batch_first:
+            hs = hs.transpose(0, 1)  # (T, B, d_h) -> (B, T, d_h)
+        return hs, h
 
     def output(self, hs: Tensor) -> Tensor:
         """o_t = V h_t + b_o for every t (chapter 2): hs (..., d_h) -> (..., d_o)."""

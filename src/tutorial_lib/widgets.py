@@ -63,7 +63,11 @@ def gradient_explorer(hidden_size: int = 64, seed: int = 0) -> Any:
     box = widgets.VBox([widgets.HBox([rho, activation]), length, info, out])
     box.rho, box.activation, box.length = rho, activation, length
     box.redraws, box.cache = 0, {}
-    fig, ax = new_figure()  # one figure for every redraw; plot_grad_norms draws it the first time
+    # One figure for every redraw; plot_grad_norms draws it the first time. A fixed layout
+    # instead of constrained layout: PNG rendering is most of a redraw's time, and this saves
+    # about a fifth of it (the inline backend's tight bounding box keeps every label in).
+    fig, ax = new_figure(layout="none")
+    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.9)
     plt.close(fig)  # pyplot forgets it: it is shown only in the Output, never at the end of the cell
 
     def redraw(change: Any = None) -> None:
