@@ -251,3 +251,80 @@ def test_check_clip_grad_norm(fn, hint):
     assert check_clip_grad_norm(torch_clip).ok
     feedback = check_clip_grad_norm(fn)
     assert not feedback.ok and hint in feedback.message
+
+
+# ---------------------------------------------------------------- chapter 4
+
+
+def _peephole(x, h, C, P, o_sees_new=True, peep=True, order=True):
+    hx = torch.cat([h, x] if order else [x, h], 1)
+    pf, pi, po = (P["p_f"], P["p_i"], P["p_o"]) if peep else (0, 0, 0)
+    f = torch.sigmoid(hx @ P["W_f"].T + pf * C + P["b_f"])
+    i = torch.sigmoid(hx @ P["W_i"].T + pi * C + P["b_i"])
+    C_new = f * C + i * torch.tanh(hx @ P["W_C"].T + P["b_C"])
+    o = torch.sigmoid(hx @ P["W_o"].T + po * (C_new if o_sees_new else C) + P["b_o"])
+    return o * torch.tanh(C_new), C_new
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda x, h, C, P: _peephole(x, h, C, P, o_sees_new=False), "new cell C_t"),
+    (lambda x, h, C, P: _peephole(x, h, C, P, peep=False), "peepholes are missing"),
+    (lambda x, h, C, P: _peephole(x, h, C, P, order=False), "hidden state first"),
+    (lambda x, h, C, P: _peephole(x, h, C, P)[0], "pair (h_t, C_t)"),
+    (lambda x, h, C, P: tuple(t * 2 for t in _peephole(x, h, C, P)), "C_t"),
+    (lambda x, h, C, P: 1 / 0, "ZeroDivisionError"),
+])
+def test_check_peephole_lstm_step(fn, hint):
+    from tutorial_lib.exercises import check_peephole_lstm_step
+
+    assert check_peephole_lstm_step(_peephole).ok
+    feedback = check_peephole_lstm_step(fn)
+    assert not feedback.ok and hint in feedback.message
+
+
+def test_peephole_with_zero_peepholes_is_the_lstm_cell():
+    """The checker's reference reduces to tutorial_lib.gates.LSTMCell when p = 0."""
+    from tutorial_lib.gates import LSTMCell
+
+    cell = LSTMCell(4, 5)
+    P = {name: p.detach() for name, p in cell.named_parameters()}
+    P.update({f"p_{k}": torch.zeros(5) for k in "fio"})
+    x, h, C = torch.randn(3, 4), torch.randn(3, 5), torch.randn(3, 5)
+    h_ref, C_ref = cell(x, (h, C))
+    h_got, C_got = _peephole(x, h, C, P)
+    torch.testing.assert_close(h_got, h_ref.detach())
+    torch.testing.assert_close(C_got, C_ref.detach())
+
+
+def _gru_no_reset(x, h, P):
+    hx = torch.cat([h, x], 1)
+    z = torch.sigmoid(hx @ P["W_z"].T + P["b_z"])
+    return (1 - z) * h + z * torch.tanh(hx @ P["W"].T + P["b"])
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda x, h, P: (lambda z, c: z * h + (1 - z) * c)(
+        torch.sigmoid(torch.cat([h, x], 1) @ P["W_z"].T + P["b_z"]),
+        torch.tanh(torch.cat([h, x], 1) @ P["W"].T + P["b"])), "swapped"),
+    (lambda x, h, P: torch.tanh(torch.cat([h, x], 1) @ P["W"].T + P["b"]), "candidate alone"),
+    (lambda x, h, P: _gru_no_reset(x, h, P) + 1, "h_t"),
+    (lambda x, h, P: None, "None"),
+])
+def test_check_gru_without_reset(fn, hint):
+    from tutorial_lib.exercises import check_gru_without_reset
+    from tutorial_lib.gates import GRUCell
+
+    assert check_gru_without_reset(_gru_no_reset).ok
+    # the library's GRU cell with its reset gate pinned open (r = 1) is a right answer too
+    def via_cell(x, h, P):
+        cell = GRUCell(x.shape[1], h.shape[1])
+        with torch.no_grad():
+            for name in ("W_z", "b_z", "W", "b"):
+                getattr(cell, name).copy_(P[name])
+            cell.W_r.zero_()
+            cell.b_r.fill_(1e4)  # σ(1e4) = 1
+        return cell(x, h).detach()
+
+    assert check_gru_without_reset(via_cell).ok
+    feedback = check_gru_without_reset(fn)
+    assert not feedback.ok and hint in feedback.message

@@ -158,3 +158,26 @@ def test_plot_curves_uses_integer_ticks_for_integer_x():
     ticks = fig.axes[0].get_xticks()
     assert all(float(t).is_integer() for t in ticks)
     plt.close(fig)
+
+
+def test_plot_gate_traces_draws_gates_and_one_line_per_symbol():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    B, T, d_h = 12, 9, 4
+    trace = {k: rng.uniform(0, 1, (B, T, d_h)) for k in ("f", "i", "o")}
+    trace["C"] = rng.normal(size=(B, T, d_h))
+    y = np.arange(B) % 3
+    fig = plots.plot_gate_traces(trace, y, unit=2)
+    left, right = fig.axes[:2]
+    assert len(left.get_lines()) == 3 and len(right.get_lines()) == 3  # f, i, o; symbols 0, 1, 2
+    assert _labelled(left) and _labelled(right) and "unit 2" in right.get_ylabel()
+    np.testing.assert_allclose(right.get_lines()[1].get_ydata(), trace["C"][y == 1, :, 2].mean(0))
+    with pytest.raises(ValueError, match="missing 'o'"):
+        plots.plot_gate_traces({k: trace[k] for k in ("f", "i", "C")}, y, 0)
+    with pytest.raises(ValueError, match=r"y must have shape \(B,\) = \(12,\)"):
+        plots.plot_gate_traces(trace, y[:5], 0)
+    with pytest.raises(ValueError, match=r"unit must be an int in \[0, 4\)"):
+        plots.plot_gate_traces(trace, y, 4)
+    with pytest.raises(ValueError, match="one shape"):
+        plots.plot_gate_traces({**trace, "f": trace["f"][:, :3]}, y, 0)

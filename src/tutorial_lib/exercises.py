@@ -487,3 +487,110 @@ def check_clip_grad_norm(fn: Callable[[list[torch.Tensor], float], list[torch.Te
                              "norm = sqrt(sum of all squared entries), then multiply each tensor by "
                              "min(1, max_norm / norm)."))
     return _report(_pass("gradients are scaled by min(1, max_norm / global norm), large and small cases."))
+
+
+# ---------------------------------------------------------------- chapter 4
+
+
+def _gate_params(names: Sequence[str], d_x: int, d_h: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    """Random W_<name> (d_h, d_h + d_x) and b_<name> (d_h,) for each gate name ("" means plain W, b)."""
+    params = {}
+    for name in names:
+        suffix = f"_{name}" if name else ""
+        params[f"W{suffix}"] = torch.randn(d_h, d_h + d_x, generator=g) * 0.7
+        params[f"b{suffix}"] = torch.randn(d_h, generator=g) * 0.5
+    return params
+
+
+def _first_match(got: Any, candidates: Sequence[tuple[Any, str]], expected: Any) -> str | None:
+    """The hint of the first wrong answer ``got`` equals (tensors or tuples of tensors)."""
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(b, tuple):
+            return isinstance(a, (tuple, list)) and len(a) == len(b) and all(same(u, v) for u, v in zip(a, b))
+        return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, atol=1e-6)
+    if same(got, expected):
+        return None
+    return next((why for wrong, why in candidates if same(got, wrong)), None)
+
+
+def check_peephole_lstm_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Feedback:
+    """Chapter 4: check ``fn(x_t, h_prev, C_prev, params) -> (h_t, C_t)``, a peephole LSTM step.
+
+    The gates also look at the cell (Gers & Schmidhuber, 2000): with [h, x] = [h_{t-1}, x_t],
+    f_t = σ(W_f [h, x] + p_f ⊙ C_{t-1} + b_f), i_t = σ(W_i [h, x] + p_i ⊙ C_{t-1} + b_i),
+    C_t as in eq. 4.4, o_t = σ(W_o [h, x] + p_o ⊙ C_t + b_o) (the new cell), h_t = o_t ⊙ tanh(C_t).
+    ``params`` holds W_f, W_i, W_C, W_o (d_h, d_h + d_x), b_f, b_i, b_C, b_o and p_f, p_i, p_o (d_h,).
+    """
+    g = torch.Generator().manual_seed(0)
+    B, d_x, d_h = 3, 4, 5
+    x_t, h_prev, C_prev = (torch.randn(B, n, generator=g) for n in (d_x, d_h, d_h))
+    params = _gate_params(("f", "i", "C", "o"), d_x, d_h, g)
+    params.update({f"p_{k}": torch.randn(d_h, generator=g) for k in "fio"})
+
+    def step(peep_f: bool = True, peep_o_new: bool = True, peep_o: bool = True, hx_order: bool = True):
+        hx = torch.cat([h_prev, x_t] if hx_order else [x_t, h_prev], dim=1)  # (B, d_h + d_x)
+        P = params
+        f = torch.sigmoid(hx @ P["W_f"].T + (P["p_f"] * C_prev if peep_f else 0) + P["b_f"])
+        i = torch.sigmoid(hx @ P["W_i"].T + (P["p_i"] * C_prev if peep_f else 0) + P["b_i"])
+        C = f * C_prev + i * torch.tanh(hx @ P["W_C"].T + P["b_C"])
+        peep = (P["p_o"] * (C if peep_o_new else C_prev)) if peep_o else 0
+        o = torch.sigmoid(hx @ P["W_o"].T + peep + P["b_o"])
+        return o * torch.tanh(C), C
+
+    expected = step()
+    mistakes = [
+        (step(peep_o_new=False), "the output gate should look at the new cell C_t, not C_{t-1}: it is computed "
+         "after the cell update."),
+        (step(peep_f=False, peep_o=False), "the peepholes are missing: add p ⊙ C to the forget, input and output "
+         "gates' pre-activations."),
+        (step(peep_o=False), "the output gate's peephole p_o ⊙ C_t is missing."),
+        (step(hx_order=False), "concatenate the hidden state first, [h_{t-1}, x_t], as in eq. 4.1."),
+    ]
+    got, error = _call(fn, "check_peephole_lstm_step", "x_t (3, 4), h_prev and C_prev (3, 5)",
+                       x_t, h_prev, C_prev, dict(params))
+    if error is not None:
+        return _report(error)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return _report(_fail(f"return the pair (h_t, C_t); got {_describe(got)}."))
+    why = _first_match(tuple(got), mistakes, expected)
+    if why is not None:
+        return _report(_fail(why))
+    feedback = _compare(got[1], expected[1], "C_t", rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _compare(got[0], expected[0], "h_t", rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _pass("a peephole LSTM step: f and i see C_{t-1}, o sees C_t.")
+    return _report(feedback)
+
+
+def check_gru_without_reset(fn: Callable[..., torch.Tensor]) -> Feedback:
+    """Chapter 4: check ``fn(x_t, h_prev, params) -> h_t``, a GRU step with no reset gate (r_t = 1).
+
+    z_t = σ(W_z [h_{t-1}, x_t] + b_z), h̃_t = tanh(W [h_{t-1}, x_t] + b),
+    h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t (eqs. 4.7, 4.9, 4.10 with r_t = 1).
+    ``params`` holds W_z, W (d_h, d_h + d_x) and b_z, b (d_h,).
+    """
+    g = torch.Generator().manual_seed(1)
+    B, d_x, d_h = 3, 4, 5
+    x_t, h_prev = torch.randn(B, d_x, generator=g), torch.randn(B, d_h, generator=g)
+    P = _gate_params(("z", ""), d_x, d_h, g)
+    hx = torch.cat([h_prev, x_t], dim=1)  # (B, d_h + d_x)
+    z = torch.sigmoid(hx @ P["W_z"].T + P["b_z"])
+    h_tilde = torch.tanh(hx @ P["W"].T + P["b"])
+    expected = (1 - z) * h_prev + z * h_tilde
+    mistakes = [
+        (z * h_prev + (1 - z) * h_tilde, "z_t and 1 - z_t are swapped: in eq. 4.10 z_t weighs the candidate "
+         "h̃_t (PyTorch's nn.GRU uses the opposite convention)."),
+        ((1 - z) * h_prev + z * (hx @ P["W"].T + P["b"]), "the candidate needs its tanh, eq. 4.9."),
+        (h_tilde, "that is the candidate alone; mix it with h_{t-1} through the update gate, eq. 4.10."),
+    ]
+    got, error = _call(fn, "check_gru_without_reset", "x_t (3, 4), h_prev (3, 5)", x_t, h_prev, dict(P))
+    if error is not None:
+        return _report(error)
+    why = _first_match(got, mistakes, expected)
+    if why is not None:
+        return _report(_fail(why))
+    feedback = _compare(got, expected, "h_t", rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _pass("a GRU step with r_t = 1: (1 - z) ⊙ h_{t-1} + z ⊙ tanh(W [h_{t-1}, x_t] + b).")
+    return _report(feedback)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ACTIVATIONS", "recurrent_matrix", "spectral_radius", "hidden_grad_norms",
+__all__ = ["ACTIVATIONS", "recurrent_matrix", "spectral_radius", "state_grad_norms", "hidden_grad_norms",
            "jacobian_norms", "decay_rate", "gradient_grid"]
 
 # σ and its derivative σ'(z), by name.
@@ -118,6 +118,27 @@ def _checked(W, U, x, activation, b_h, h0):
     return (*f64, ACTIVATIONS[_activation(activation)])
 
 
+def state_grad_norms(states: Sequence[Tensor], loss: Tensor) -> np.ndarray:
+    """``‖∂L/∂h_k‖`` for each state ``h_k`` (B, d_h) in ``states`` (k = 1..T), averaged over B.
+
+    ``loss`` is a scalar computed from the states; a state it does not depend on gets 0.
+    The norm is computed as s·‖g/s‖ with s = max|g_i|, so that a gradient below 1e-154 does
+    not underflow to 0 when squared. Returns a float64 array (T,). Introduced in chapter 3,
+    reused for the gated networks of chapter 4.
+    """
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        raise ValueError(f"loss must be a scalar tensor, got {getattr(loss, 'shape', type(loss).__name__)}")
+    states = list(states)
+    if not states or any(not isinstance(h, Tensor) or h.ndim != 2 for h in states):
+        raise ValueError("states must be a non-empty sequence of (B, d_h) tensors")
+    grads = torch.autograd.grad(loss, states, allow_unused=True)
+    g = torch.stack([torch.zeros_like(h) if gk is None else gk for h, gk in zip(states, grads)])  # (T, B, d_h)
+    g = g.detach().to(torch.float64)
+    s = g.abs().amax(dim=2, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)  # (T, B, 1)
+    norms = torch.linalg.vector_norm(g / s, dim=2) * s[..., 0]  # (T, B)
+    return norms.mean(dim=1).numpy()  # (T,)
+
+
 @_one_thread()
 def hidden_grad_norms(W: Tensor, U: Tensor, x: Tensor, activation: str = "tanh",
                       b_h: Tensor | None = None, h0: Tensor | None = None) -> np.ndarray:
@@ -135,16 +156,10 @@ def hidden_grad_norms(W: Tensor, U: Tensor, x: Tensor, activation: str = "tanh",
     hs = []
     for x_t in x:                                # x_t: (B, d_x)
         h = sigma(h @ W.T + x_t @ U.T + b_h)     # (B, d_h) @ (d_h, d_h) + (B, d_x) @ (d_x, d_h)
-        h.retain_grad()                          # keep ∂L/∂h_t, not only the leaves' gradients
         hs.append(h)
     v = torch.ones(W.shape[0], dtype=torch.float64) / math.sqrt(W.shape[0])  # (d_h,)
     L = (h @ v).sum()                            # (B, d_h) @ (d_h,) -> (B,) -> scalar
-    L.backward()
-    grads = torch.stack([h_k.grad if h_k.grad is not None else torch.zeros_like(h_k) for h_k in hs])
-    # ‖g‖ = s·‖g/s‖ with s = max|g_i|: squaring a gradient below 1e-154 would underflow to 0
-    s = grads.abs().amax(dim=2, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)  # (T, B, 1)
-    norms = torch.linalg.vector_norm(grads / s, dim=2) * s[..., 0]                          # (T, B)
-    return norms.mean(dim=1).numpy()                                                         # (T,)
+    return state_grad_norms(hs, L)
 
 
 @_one_thread()

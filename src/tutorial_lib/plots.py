@@ -424,3 +424,56 @@ def plot_unrolled_rnn(steps: int = 4, title: str | None = None) -> Figure:
     ax.axis("off")
     ax.set_title(title or f"An RNN unrolled over {steps} steps: one network, the same U, W, V at every step")
     return fig
+
+
+def plot_gate_traces(
+    trace: Mapping[str, Any],
+    y: Sequence[int],
+    unit: int,
+    title: str = "What a trained LSTM does at each step",
+) -> Figure:
+    """The LSTM's gates and one unit of its cell state over a delayed-recall sequence (chapter 4).
+
+    ``trace`` maps "f", "i", "o" and "C" to arrays (B, T, d_h), as returned by
+    :meth:`tutorial_lib.gates.SequenceClassifier.trace` for B sequences of the same length;
+    ``y`` (B,) is the symbol each sequence must remember (its first token). Left: the forget,
+    input and output gates averaged over sequences and units, with the 10-90% range across
+    units shaded. Right: C_t of unit ``unit``, averaged over the sequences that share a symbol,
+    one line per symbol: lines that stay apart mean the cell still holds the symbol.
+    Returns the figure.
+    """
+    for key in ("f", "i", "o", "C"):
+        if key not in trace:
+            raise ValueError(f"trace must have the keys 'f', 'i', 'o', 'C'; missing {key!r}")
+    arrays = {k: np.asarray(trace[k], dtype=float) for k in ("f", "i", "o", "C")}
+    shape = arrays["C"].shape
+    if len(shape) != 3 or any(a.shape != shape for a in arrays.values()):
+        raise ValueError(f"trace['f'], ['i'], ['o'], ['C'] must all have one shape (B, T, d_h), got "
+                         f"{ {k: a.shape for k, a in arrays.items()} }")
+    B, T, d_h = shape
+    y = np.asarray(y)
+    if y.shape != (B,):
+        raise ValueError(f"y must have shape (B,) = ({B},), got {y.shape}")
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < d_h:
+        raise ValueError(f"unit must be an int in [0, {d_h}), got {unit!r}")
+    fig, (left, right) = new_figure(ncols=2, figsize=(9.0, 3.8))
+    t = np.arange(T)
+    names = {"f": "forget gate f_t", "i": "input gate i_t", "o": "output gate o_t"}
+    for color, (key, label) in zip(PALETTE, names.items()):
+        per_unit = arrays[key].mean(axis=0)  # (T, d_h): mean over sequences
+        left.plot(t, per_unit.mean(axis=1), color=color, label=label)
+        lo, hi = np.percentile(per_unit, [10, 90], axis=1)
+        left.fill_between(t, lo, hi, color=color, alpha=0.2, linewidth=0)
+    left.set_ylim(0, 1.05)
+    left.set(xlabel="time step t", ylabel="gate value (mean, 10-90% of units)", title="gates")
+    left.legend(loc="lower left", fontsize=9)
+    symbols = np.unique(y)
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(symbols)))
+    for color, s in zip(colors, symbols):
+        right.plot(t, arrays["C"][y == s, :, unit].mean(axis=0), color=color, label=str(s))
+    right.set(xlabel="time step t", ylabel=f"cell state C_t, unit {unit}", title="one unit of the cell, by symbol")
+    right.legend(title="symbol", ncols=2, fontsize=8, title_fontsize=9, loc="best")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(title)
+    return fig
