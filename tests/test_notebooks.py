@@ -147,7 +147,8 @@ def test_exercises_with_tagged_solutions(nb):
     for cell in cells:
         text = source(cell)
         if cell["cell_type"] == "markdown" and "{solution-start}" in text:
-            inside, n_solutions = True, n_solutions + 1
+            # a prose-only solution opens and closes in one cell
+            inside, n_solutions = "{solution-end}" not in text, n_solutions + 1
         elif cell["cell_type"] == "markdown" and "{solution-end}" in text:
             inside = False
         elif cell["cell_type"] == "code" and inside:

@@ -92,8 +92,8 @@ class LSTMCell(_GatedCell):
 
     GATES = ("f", "i", "C", "o")
 
-    def step(self, x_t: Tensor, h_prev: Tensor, C_prev: Tensor) -> dict[str, Tensor]:
-        """Every quantity of one step, each (B, d_h): f, i, C_tilde, C, o, h."""
+    def step(self, x_t: Tensor, h_prev: Tensor, C_prev: Tensor) -> dict:
+        """One step; returns f, i, C_tilde, C, o, h, each (B, d_h)."""
         _check_input(x_t, self.input_size)
         B, d_h = x_t.shape[0], self.hidden_size
         _check_state(h_prev, "h_prev", B, d_h)
@@ -133,18 +133,21 @@ class GRUCell(_GatedCell):
         self.b_hn = nn.Parameter(torch.empty(hidden_size)) if reset == "after" else None
         self.reset_parameters()
 
-    def step(self, x_t: Tensor, h_prev: Tensor) -> dict[str, Tensor]:
-        """Every quantity of one step, each (B, d_h): z, r, h_tilde, h."""
+    def step(self, x_t: Tensor, h_prev: Tensor) -> dict:
+        """One step; returns z, r, h_tilde, h, each (B, d_h)."""
         _check_input(x_t, self.input_size)
         _check_state(h_prev, "h_prev", x_t.shape[0], self.hidden_size)
         hx = torch.cat([h_prev, x_t], dim=1)  # [h_{t-1}, x_t]: (B, d_h + d_x)
         z = torch.sigmoid(self._gate("z", hx))  # (4.7) update gate
         r = torch.sigmoid(self._gate("r", hx))  # (4.8) reset gate
         if self.reset == "before":  # (4.9): W [r ⊙ h_{t-1}, x_t] + b
-            h_tilde = torch.tanh(self._gate("", torch.cat([r * h_prev, x_t], dim=1)))
-        else:  # nn.GRU: W_x x_t + b + r ⊙ (W_h h_{t-1} + b_hn)
-            W_h, W_x = self.W.split([self.hidden_size, self.input_size], dim=1)  # (d_h, d_h), (d_h, d_x)
-            h_tilde = torch.tanh(x_t @ W_x.T + self.b + r * (h_prev @ W_h.T + self.b_hn))
+            rhx = torch.cat([r * h_prev, x_t], dim=1)  # (B, d_h + d_x)
+            h_tilde = torch.tanh(self._gate("", rhx))
+        else:  # nn.GRU: tanh(W_x x_t + b + r ⊙ (W_h h_{t-1} + b_hn))
+            d_h, d_x = self.hidden_size, self.input_size
+            W_h, W_x = self.W.split([d_h, d_x], dim=1)  # (d_h, d_h), (d_h, d_x)
+            inner = h_prev @ W_h.T + self.b_hn  # (B, d_h)
+            h_tilde = torch.tanh(x_t @ W_x.T + self.b + r * inner)
         h = (1 - z) * h_prev + z * h_tilde  # (4.10)
         return {"z": z, "r": r, "h_tilde": h_tilde, "h": h}
 
