@@ -11,7 +11,7 @@ export PYTHONHASHSEED = 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv book test unit nbval execute lab clean
+.PHONY: help venv vendor book test unit nbval execute lab clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book into _build/html"
@@ -27,12 +27,18 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-book: $(STAMP)
+# Pinned MathJax, RequireJS and widget renderer from the npm registry (sha512-checked), so the
+# built site opens with no network; _config.yml copies them into _build/html/_vendor.
+vendor: $(STAMP)
+	$(BIN)/python -m tutorial_lib.book vendor
+
+book: vendor
 	$(BIN)/jupyter-book build --all -W -n --keep-going .
 	@echo "The book is in _build/html/index.html"
 
-# Unit tests, notebook hygiene, the book build, and nbval over every notebook, in one run.
-test: $(STAMP)
+# Unit tests, notebook hygiene, the book build, the browser tests of every page (when Chromium
+# is installed; .ci/run installs it) and nbval over every notebook, in one run.
+test: vendor
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider
 

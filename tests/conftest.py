@@ -6,8 +6,38 @@ Jupyter's inline backend so that figures are displayed as in `make execute`.
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 os.environ.setdefault("TUTORIAL_LIB_PROGRESS", "0")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The whole book built into a temporary folder, exactly as `make book` does; its html folder.
+
+    Shared by the build checks (test_book.py) and the browser tests (test_site.py), so the
+    book is built once per session.
+    """
+    from tutorial_lib import book
+
+    jb = Path(sys.executable).with_name("jupyter-book")
+    if not jb.exists():
+        pytest.fail(f"jupyter-book is not installed next to {sys.executable}")
+    book.vendor(ROOT / "_build" / "site_extra")  # the offline JavaScript (make book does this too)
+    out = tmp_path_factory.mktemp("book")
+    result = subprocess.run(
+        [str(jb), "build", "--all", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=900,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert "WARNING" not in log, "\n".join(l for l in log.splitlines() if "WARNING" in l)[:4000]
+    return out / "_build" / "html"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,23 +11,12 @@ import yaml
 from tutorial_lib import book
 
 ROOT = Path(__file__).resolve().parents[1]
-JB = Path(sys.executable).with_name("jupyter-book")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """Build the whole book into a temporary folder, exactly as `make book` does."""
-    if not JB.exists():
-        pytest.fail(f"jupyter-book is not installed next to {sys.executable}")
-    out = tmp_path_factory.mktemp("book")
-    result = subprocess.run(
-        [str(JB), "build", "--all", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=900,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-4000:]
-    assert "WARNING" not in log, "\n".join(l for l in log.splitlines() if "WARNING" in l)[:4000]
-    return out / "_build" / "html"
+def built(built_book) -> Path:
+    """The whole book, built once per test session by conftest.built_book."""
+    return built_book
 
 
 def chapter_pages(html: Path) -> list[Path]:

@@ -43,3 +43,40 @@ def test_refresh_setup_cell_replaces_the_first_code_cell_and_tags_it():
     assert {"setup", "hide-cell"} <= set(nb.cells[1].metadata["tags"])
     with pytest.raises(ValueError, match="no code cell"):
         book.refresh_setup_cell(nbformat.v4.new_notebook(), "x")
+
+
+def test_vendor_checks_sha512_and_unpacks_only_what_the_site_needs(tmp_path, monkeypatch):
+    import base64
+    import hashlib
+    import io
+    import tarfile
+
+    def tarball(files: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(f"package/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    data = tarball({"es5/tex.js": b"mj", "es5/x.js.map": b"map", "README.md": b"r"})
+    good = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+    class Response(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(book.urllib.request, "urlopen", lambda url, timeout: Response(data))
+    monkeypatch.setattr(book, "VENDOR", {"mathjax": ("9.9.9", good, {"es5/": "mathjax/"})})
+    out = book.vendor(tmp_path)
+    assert (out / "mathjax" / "tex.js").read_bytes() == b"mj"
+    assert not (out / "mathjax" / "x.js.map").exists() and not (out / "README.md").exists()
+    assert (out / "versions.txt").read_text() == "mathjax@9.9.9\n"
+    assert book.vendor(tmp_path) == out  # already there: left alone
+    monkeypatch.setattr(book, "VENDOR", {"mathjax": ("9.9.8", "sha512-AAAA", {"es5/": "mathjax/"})})
+    with pytest.raises(RuntimeError, match="sha512 mismatch"):
+        book.vendor(tmp_path)

@@ -6,6 +6,12 @@
 ``python -m tutorial_lib.book execute NOTEBOOK [NOTEBOOK ...]``
     refresh each notebook's setup cell, execute it top to bottom in a fresh kernel, and
     write it back with its outputs (what ``make execute`` runs).
+``python -m tutorial_lib.book vendor [DEST]``
+    download the JavaScript the built pages need (MathJax 3, RequireJS and the Jupyter
+    widget renderer) from the npm registry, check each against its pinned sha512, and
+    unpack it under DEST/_vendor (default ``_build/site_extra``), which ``_config.yml``
+    copies into the site: the built book then opens with no network (what ``make book``
+    and ``make test`` run first).
 
 The functions here need ``nbformat``, ``nbclient`` and ``PyYAML``, which the book's
 ``requirements.txt`` installs; they are imported lazily so ``tutorial_lib`` itself
@@ -15,9 +21,15 @@ does not depend on them.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import io
 import os
+import shutil
 import sys
+import tarfile
 import time
+import urllib.request
 from pathlib import Path
 
 SETUP_TAG = "setup"  # cell tag that marks the Colab setup cell
@@ -96,6 +108,59 @@ def execute(path: Path, timeout: int = 600) -> float:
     return seconds
 
 
+# npm package -> (version, sha512 integrity from the registry, {file in the package: where it goes})
+VENDOR = {
+    "mathjax": ("3.2.2", "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
+                {"es5/": "mathjax/"}),
+    "requirejs": ("2.3.7", "sha512-DouTG8T1WanGok6Qjg2SXuCMzszOo0eHeH9hDZ5Y4x8Je+9JB38HdTLT4/VA8OaUhBa0JPVHJ0pyBkM1z+pDsw==",
+                  {"require.js": "require.js"}),
+    # 1.0.x renders the widget state that ipywidgets 8 saves
+    "@jupyter-widgets/html-manager": (
+        "1.0.15", "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
+        {"dist/": "html-manager/"}),
+}
+REGISTRY = "https://registry.npmjs.org"
+
+
+def _npm_tarball(name: str, version: str, integrity: str) -> bytes:
+    """The package's tarball from the npm registry, after checking its sha512."""
+    url = f"{REGISTRY}/{name}/-/{name.split('/')[-1]}-{version}.tgz"
+    with urllib.request.urlopen(url, timeout=120) as response:
+        data = response.read()
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    if digest != integrity:
+        raise RuntimeError(f"{url}: sha512 mismatch (got {digest[:30]}..., expected {integrity[:30]}...)")
+    return data
+
+
+def vendor(dest: Path) -> Path:
+    """Unpack the pinned JavaScript of :data:`VENDOR` under ``dest/_vendor``; return that folder.
+
+    Idempotent: a folder already holding every version (``versions.txt``) is left alone.
+    """
+    out = Path(dest) / "_vendor"
+    stamp = "\n".join(f"{name}@{version}" for name, (version, _, _) in sorted(VENDOR.items())) + "\n"
+    if (out / "versions.txt").is_file() and (out / "versions.txt").read_text() == stamp:
+        return out
+    tmp = out.with_name("_vendor.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for name, (version, integrity, files) in VENDOR.items():
+        data = _npm_tarball(name, version, integrity)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                inner = member.name.split("/", 1)[1] if "/" in member.name else ""  # drop "package/"
+                for source, target in files.items():
+                    wanted = inner == source or (source.endswith("/") and inner.startswith(source))
+                    if member.isfile() and wanted and not inner.endswith(".map"):  # no source maps
+                        path = tmp / (target + inner[len(source):])
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_bytes(tar.extractfile(member).read())
+    (tmp / "versions.txt").write_text(stamp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib.book", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,10 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("execute", help="execute notebooks in place")
     run.add_argument("notebooks", nargs="+", type=Path)
     run.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
+    ven = sub.add_parser("vendor", help="download the site's JavaScript for offline pages")
+    ven.add_argument("dest", nargs="?", type=Path, default=None, help="default: <root>/_build/site_extra")
     args = parser.parse_args(argv)
 
     if args.command == "setup-cell":
         print(setup_cell_source())
+        return 0
+    if args.command == "vendor":
+        out = vendor(args.dest or find_root() / "_build" / "site_extra")
+        print(f"JavaScript for offline pages in {out}")
         return 0
     for path in args.notebooks:
         seconds = execute(path, timeout=args.timeout)

@@ -98,7 +98,7 @@ class LSTMCell(_GatedCell):
         B, d_h = x_t.shape[0], self.hidden_size
         _check_state(h_prev, "h_prev", B, d_h)
         _check_state(C_prev, "C_prev", B, d_h)
-        hx = torch.cat([h_prev, x_t], dim=1)  # [h_{t-1}, x_t]: (B, d_h + d_x)
+        hx = torch.cat([h_prev, x_t], dim=1)  # [h_{t-1}, x_t] (B, d_h+d_x)
         f = torch.sigmoid(self._gate("f", hx))  # (4.1) forget gate
         i = torch.sigmoid(self._gate("i", hx))  # (4.2) input gate
         C_tilde = torch.tanh(self._gate("C", hx))  # (4.3) candidate
@@ -137,7 +137,7 @@ class GRUCell(_GatedCell):
         """One step; returns z, r, h_tilde, h, each (B, d_h)."""
         _check_input(x_t, self.input_size)
         _check_state(h_prev, "h_prev", x_t.shape[0], self.hidden_size)
-        hx = torch.cat([h_prev, x_t], dim=1)  # [h_{t-1}, x_t]: (B, d_h + d_x)
+        hx = torch.cat([h_prev, x_t], dim=1)  # [h_{t-1}, x_t] (B, d_h+d_x)
         z = torch.sigmoid(self._gate("z", hx))  # (4.7) update gate
         r = torch.sigmoid(self._gate("r", hx))  # (4.8) reset gate
         if self.reset == "before":  # (4.9): W [r ⊙ h_{t-1}, x_t] + b
@@ -145,7 +145,7 @@ class GRUCell(_GatedCell):
             h_tilde = torch.tanh(self._gate("", rhx))
         else:  # nn.GRU: tanh(W_x x_t + b + r ⊙ (W_h h_{t-1} + b_hn))
             d_h, d_x = self.hidden_size, self.input_size
-            W_h, W_x = self.W.split([d_h, d_x], dim=1)  # (d_h, d_h), (d_h, d_x)
+            W_h, W_x = self.W.split([d_h, d_x], dim=1)  # W = [W_h, W_x]
             inner = h_prev @ W_h.T + self.b_hn  # (B, d_h)
             h_tilde = torch.tanh(x_t @ W_x.T + self.b + r * inner)
         h = (1 - z) * h_prev + z * h_tilde  # (4.10)
