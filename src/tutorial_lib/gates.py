@@ -343,11 +343,8 @@ class SequenceClassifier(nn.Module):
         self.embedding = nn.Embedding(vocab_size, d_x)  # ids -> x_t
         torch_cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell]
         ref = torch_cls(d_x, d_h, batch_first=True)  # the initial weights, in PyTorch's layout
-        with torch.no_grad():
-            if cell == "lstm":  # gate order i, f, g, o: the forget gate is chunk 1
-                ref.bias_ih_l0[d_h:2 * d_h].fill_(forget_bias)
-                ref.bias_hh_l0[d_h:2 * d_h].zero_()
-            elif cell == "gru":  # order r, z, n; PyTorch's z is the keep gate (the seed's 1 - z)
+        if cell != "rnn":  # the keep gate is chunk 1 in both layouts: LSTM (i, f, g, o) and
+            with torch.no_grad():  # GRU (r, z, n), where PyTorch's z is the seed's 1 - z
                 ref.bias_ih_l0[d_h:2 * d_h].fill_(forget_bias)
                 ref.bias_hh_l0[d_h:2 * d_h].zero_()
         if self.fast:
@@ -393,10 +390,10 @@ class SequenceClassifier(nn.Module):
         if not isinstance(y, Tensor) or y.shape != (idx.shape[0],):
             raise ValueError(f"y must be a tensor of class ids (B,) = ({idx.shape[0]},)")
         x = self.embedding(idx).detach().transpose(0, 1)  # (T, B, d_x)
-        hs, h = [], None  # one layer: step the cell ourselves so every h_k is a graph node
+        # one layer: step the cell ourselves so that every h_k is a node of the graph
         cell = self.rnn.cell if self.cell == "rnn" else self.rnn.cells[0]
         B, d_h = x.shape[1], self.hidden_size
-        h, C = x.new_zeros(B, d_h), x.new_zeros(B, d_h)
+        hs, h, C = [], x.new_zeros(B, d_h), x.new_zeros(B, d_h)
         for x_t in x:
             if self.cell == "lstm":
                 h, C = cell(x_t, (h, C))
