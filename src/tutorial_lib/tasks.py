@@ -114,3 +114,97 @@ def delayed_recall(n: int, delay: int, num_symbols: int = 8, seed: int = 0) -> t
     x[:, 1:delay] = torch.randint(K, 2 * K, (n, delay - 1), generator=gen)       # distractors
     x[:, delay] = V - 1                                                          # the query token 2K
     return x, x[:, 0].clone()
+
+
+# A toy translation task (chapter 5): English words into a small French-like language. Each
+# word has one translation, except "bank", whose translation depends on a cue word far back.
+ADJECTIVES = {"big": "grand", "small": "petit", "red": "rouge", "blue": "bleu",
+              "old": "vieux", "new": "neuf", "happy": "heureux", "quiet": "calme"}
+NOUNS = {"cat": "chat", "dog": "chien", "bird": "oiseau", "fish": "poisson",
+         "house": "maison", "tree": "arbre", "car": "voiture", "boat": "bateau"}
+BANK_CUES = {"river": "riviere", "money": "argent"}  # the cue and its own translation
+BANK_TRANSLATION = {"river": "rive", "money": "banque"}  # "bank" in the sense the cue fixes
+
+
+def translation_vocab() -> tuple[list[str], list[str]]:
+    """The words of :func:`toy_translation`: (source words, target words), sorted (chapter 5)."""
+    source = sorted([*ADJECTIVES, *NOUNS, *BANK_CUES, "bank"])
+    target = sorted({*ADJECTIVES.values(), *NOUNS.values(), *BANK_CUES.values(), *BANK_TRANSLATION.values()})
+    return source, target
+
+
+@dataclass
+class TranslationPair:
+    """One sentence of :func:`toy_translation` and its translation (chapter 5).
+
+    ``alignment[j]`` is the position in ``source`` of the word that ``target[j]`` translates.
+    ``cue`` is ``None``, or ``(j, i)`` when ``target[j]`` translates "bank": its sense is fixed
+    by the cue word ``source[i]`` (river or money) farther to the left.
+    """
+
+    source: list[str]  # e.g. ["river", "big", "dog", "bank"]
+    target: list[str]  # e.g. ["riviere", "chien", "grand", "rive"]
+    alignment: list[int]  # e.g. [0, 2, 1, 3]
+    cue: tuple[int, int] | None = None  # e.g. (3, 0)
+
+
+def toy_translation(n: int, min_len: int = 2, max_len: int = 20, bank_fraction: float = 0.25,
+                    seed: int = 0) -> list[TranslationPair]:
+    """``n`` sentences of a toy translation task with a known, non-trivial alignment (chapter 5).
+
+    A source sentence is a run of noun phrases, each a noun or an adjective and a noun
+    ("big dog cat old tree"). Its translation replaces every word through a fixed dictionary
+    and puts each adjective *after* its noun, as French does ("chien grand chat arbre vieux"),
+    so the alignment crosses over inside every two-word phrase. In a fraction
+    ``bank_fraction`` of the sentences (those with at least 3 words), the first word is a cue,
+    "river" or "money", and the last word is "bank": it must become "rive" after river and
+    "banque" after money, so the right translation depends on a word far to its left (the
+    "bank" example of chapter 1).
+
+    Args:
+        n: number of sentences (>= 1).
+        min_len, max_len: source lengths in words, drawn uniformly in [min_len, max_len]
+            (1 <= min_len <= max_len). The target has the same length.
+        bank_fraction: fraction of sentences of >= 3 words that carry a cue and "bank", in [0, 1].
+        seed: seed of a local random generator (global state is untouched).
+
+    Returns:
+        A list of :class:`TranslationPair`.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    for name, value in (("min_len", min_len), ("max_len", max_len)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int (words), got {value!r}")
+    if min_len > max_len:
+        raise ValueError(f"min_len must be <= max_len, got min_len={min_len}, max_len={max_len}")
+    if not 0 <= bank_fraction <= 1:
+        raise ValueError(f"bank_fraction must be in [0, 1], got {bank_fraction!r}")
+    rng = np.random.default_rng(seed)
+    adjectives, nouns = sorted(ADJECTIVES), sorted(NOUNS)
+    pairs = []
+    for _ in range(n):
+        length = int(rng.integers(min_len, max_len + 1))
+        bank = length >= 3 and rng.random() < bank_fraction
+        sense = sorted(BANK_CUES)[rng.integers(2)] if bank else None
+        source, target, alignment = ([sense], [BANK_CUES[sense]], [0]) if bank else ([], [], [])
+        body = length - 1 if bank else length  # words before the final "bank", or all of them
+        while len(source) < body:
+            i, noun = len(source), nouns[rng.integers(len(nouns))]
+            if body - i >= 2 and rng.random() < 0.5:  # adjective + noun -> noun + adjective
+                adj = adjectives[rng.integers(len(adjectives))]
+                source += [adj, noun]
+                target += [NOUNS[noun], ADJECTIVES[adj]]
+                alignment += [i + 1, i]
+            else:
+                source.append(noun)
+                target.append(NOUNS[noun])
+                alignment.append(i)
+        cue = None
+        if bank:  # "bank" ends the sentence, length - 1 words after its cue
+            cue = (len(target), 0)
+            source.append("bank")
+            target.append(BANK_TRANSLATION[sense])
+            alignment.append(len(source) - 1)
+        pairs.append(TranslationPair(source, target, alignment, cue))
+    return pairs
