@@ -328,3 +328,51 @@ def test_check_gru_without_reset(fn, hint):
     assert check_gru_without_reset(via_cell).ok
     feedback = check_gru_without_reset(fn)
     assert not feedback.ok and hint in feedback.message
+
+
+# ---------------------------------------------------------------- chapter 5
+
+
+def _dot_step(query, keys, mask, scale=True, use_mask=True):
+    scores = torch.einsum("bd,bsd->bs", query, keys) / (math.sqrt(query.shape[1]) if scale else 1)
+    if use_mask:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    w = torch.softmax(scores, dim=-1)
+    return (w[:, :, None] * keys).sum(1), w
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda q, k, m: _dot_step(q, k, m, scale=False), "sqrt(D)"),
+    (lambda q, k, m: _dot_step(q, k, m, use_mask=False), "padded positions"),
+    (lambda q, k, m: (_dot_step(q, k, m)[0] * 2, _dot_step(q, k, m)[1]), "context"),
+    (lambda q, k, m: _dot_step(q, k, m)[1], "pair"),
+    (lambda q, k, m: 1 / 0, "ZeroDivisionError"),
+])
+def test_check_dot_attention_step(fn, hint, capsys):
+    from tutorial_lib.attention import dot_product_attention
+    from tutorial_lib.exercises import check_dot_attention_step
+
+    assert check_dot_attention_step(_dot_step).ok
+    # the library's dot_product_attention, one query per sentence, is a right answer too
+    assert check_dot_attention_step(
+        lambda q, k, m: tuple(t[:, 0] for t in dot_product_attention(q[:, None], k, k, m[:, None]))).ok
+    capsys.readouterr()
+    feedback = check_dot_attention_step(fn)
+    assert not feedback.ok and hint in feedback.message
+    verdict(capsys, feedback)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda w, a: float((np.asarray(w)[: len(a)].argmax(1) == a).sum()), "fraction"),
+    (lambda w, a: float(np.mean(np.asarray(w).argmax(1) == np.array(list(a) + [-1])[: len(w)]) * 4 / 4
+                        if False else 0.5), "first len(alignment) rows"),
+    (lambda w, a: float(np.mean(np.asarray(w)[: len(a)].argmax(0)[: len(a)] == a)), "axis 1"),
+    (lambda w, a: "2/3", "one number"),
+])
+def test_check_alignment_score(fn, hint, capsys):
+    from tutorial_lib.exercises import check_alignment_score
+
+    assert check_alignment_score(lambda w, a: float(np.mean(np.asarray(w)[: len(a)].argmax(1) == a))).ok
+    capsys.readouterr()
+    feedback = check_alignment_score(fn)
+    assert not feedback.ok and hint in feedback.message

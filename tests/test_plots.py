@@ -181,3 +181,46 @@ def test_plot_gate_traces_draws_gates_and_one_line_per_symbol():
         plots.plot_gate_traces(trace, y, 4)
     with pytest.raises(ValueError, match="one shape"):
         plots.plot_gate_traces({**trace, "f": trace["f"][:, :3]}, y, 0)
+
+
+def test_plot_attention_labels_rows_and_columns_and_outlines_the_alignment():
+    import numpy as np
+
+    w = np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.2, 0.2, 0.6], [0.3, 0.3, 0.4]])
+    fig = plots.plot_attention(w, ["big", "dog", "cat"], ["chien", "grand", "chat", "<eos>"], alignment=[1, 0, 2])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["big", "dog", "cat"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["chien", "grand", "chat", "<eos>"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), w)
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [(b.get_x() + 0.5, b.get_y() + 0.5) for b in boxes] == [(1, 0), (0, 1), (2, 2)]
+    assert _labelled(ax) and len(fig.axes) == 2  # the heatmap and its colour bar
+    with pytest.raises(ValueError, match=r"weights must have shape \(len\(target\), len\(source\)\) = \(4, 2\)"):
+        plots.plot_attention(w, ["a", "b"], ["1", "2", "3", "4"])
+    with pytest.raises(ValueError, match=r"weights in \[0, 1\]"):
+        plots.plot_attention(-w, ["a", "b", "c"], ["1", "2", "3", "4"])
+    with pytest.raises(ValueError, match="alignment must hold"):
+        plots.plot_attention(w, ["a", "b", "c"], ["1", "2", "3", "4"], alignment=[0, 5])
+    plt.close("all")
+
+
+def test_plot_attention_grid_and_rows():
+    import numpy as np
+
+    ex = {"weights": np.eye(2), "source": ["a", "b"], "target": ["x", "y"], "title": "one"}
+    fig = plots.plot_attention_grid([ex, ex, ex], ncols=2)
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.images]
+    assert len(visible) == 3 and visible[0].get_title() == "one"
+    with pytest.raises(ValueError, match="non-empty"):
+        plots.plot_attention_grid([])
+    fig = plots.plot_attention_rows([["river", "then", "bank"], ["bank"]], [[0.9, 0.05, 0.05], [1.0]],
+                                    labels=["river", "unknown"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["river", "then", "bank", "bank"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["river", "unknown"]
+    assert np.ma.getmaskarray(ax.images[0].get_array())[1, 1]  # the short row is padded with blanks
+    with pytest.raises(ValueError, match=r"weights\[1\] must have shape"):
+        plots.plot_attention_rows([["a"], ["b", "c"]], [[1.0], [1.0]])
+    with pytest.raises(ValueError, match="labels must have the same length"):
+        plots.plot_attention_rows([["a"]], [[1.0]], labels=["x", "y"])
+    plt.close("all")

@@ -106,3 +106,31 @@ def test_a_redraw_is_fast():
     plt.close("all")
     median = statistics.median(times)
     assert median < 0.5, f"a redraw took {median * 1000:.0f} ms (median; target 200 ms)"
+
+
+def test_alignment_explorer_picks_an_example_and_redraws_fast():
+    rng = np.random.default_rng(0)
+    examples = []
+    for k in range(5):
+        w = rng.uniform(size=(7, 6))
+        examples.append({"weights": w / w.sum(1, keepdims=True), "source": list("abcdef"),
+                         "target": list("uvwxyz") + ["<eos>"], "alignment": [0, 1, 2, 3, 4, 5],
+                         "title": f"sentence {k}"})
+    plt.close("all")
+    box = widgets.alignment_explorer(examples)
+    assert box.redraws == 1 and plt.get_fignums() == []
+    assert [label for label, _ in box.choice.options] == [f"sentence {k}" for k in range(5)]
+    assert len(box.pngs) == 5 and all(png.startswith(b"\x89PNG") for png in box.pngs)
+    assert len(set(box.pngs)) == 5 and box.image.value == box.pngs[0]
+    seconds = []
+    for k in (1, 2, 3, 4, 0):
+        start = time.perf_counter()
+        box.choice.value = k
+        seconds.append(time.perf_counter() - start)
+        assert box.image.value == box.pngs[k]
+    assert box.redraws == 6
+    # the heatmaps are drawn when the explorer is built: a redraw only swaps a PNG
+    assert statistics.median(seconds) < 0.2
+    with pytest.raises(ValueError, match="non-empty"):
+        widgets.alignment_explorer([])
+    plt.close("all")

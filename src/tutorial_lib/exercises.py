@@ -594,3 +594,82 @@ def check_gru_without_reset(fn: Callable[..., torch.Tensor]) -> Feedback:
     if feedback.ok:
         feedback = _pass("a GRU step with r_t = 1: (1 - z) ⊙ h_{t-1} + z ⊙ tanh(W [h_{t-1}, x_t] + b).")
     return _report(feedback)
+
+
+# ---------------------------------------------------------------- chapter 5
+
+
+def check_dot_attention_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Feedback:
+    """Chapter 5: check ``fn(query, keys, mask) -> (context, weights)``, one decoder step of
+    scaled dot-product attention.
+
+    query (B, D), keys (B, S, D), mask (B, S) bool (True on real words). Scores
+    e_j = q·h_j / sqrt(D), weights α = softmax over j with α_j = 0 where mask is False,
+    context = Σ_j α_j h_j (B, D).
+    """
+    g = torch.Generator().manual_seed(5)
+    B, S, D = 3, 6, 4
+    query, keys = torch.randn(B, D, generator=g), torch.randn(B, S, D, generator=g)
+    mask = torch.ones(B, S, dtype=torch.bool)
+    mask[1, 4:] = False  # a sentence of 4 words padded to 6
+    mask[2, 2:] = False
+
+    def attend(scores: torch.Tensor, m: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        e = scores if m is None else scores.masked_fill(~m, float("-inf"))
+        a = torch.softmax(e, dim=-1)
+        return (a[:, :, None] * keys).sum(1), a
+
+    raw = torch.einsum("bd,bsd->bs", query, keys)  # q·h_j (B, S)
+    expected = attend(raw / math.sqrt(D), mask)
+    mistakes = [
+        (attend(raw, mask), "divide the scores by sqrt(D) before the softmax (D = the width of q and h_j)."),
+        (attend(raw / math.sqrt(D), None), "the padded positions got weight: set their scores to -inf "
+         "(masked_fill(~mask, float('-inf'))) before the softmax."),
+        (attend(raw / D, mask), "the scale is 1 / sqrt(D), not 1 / D."),
+    ]
+    got, error = _call(fn, "check_dot_attention_step", "query (3, 4), keys (3, 6, 4), mask (3, 6)",
+                       query, keys, mask)
+    if error is not None:
+        return _report(error)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return _report(_fail(f"return a pair (context, weights), got {_describe(got)}."))
+    for wrong, why in mistakes:
+        try:
+            if all(torch.allclose(torch.as_tensor(a, dtype=torch.float32), b, atol=1e-5)
+                   for a, b in zip(got, wrong)) and not torch.allclose(wrong[1], expected[1], atol=1e-5):
+                return _report(_fail(why))
+        except (RuntimeError, TypeError, ValueError):
+            break
+    feedback = _compare(got[1], expected[1], "weights", rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _compare(got[0], expected[0], "context", rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _pass("scaled dot-product attention for one step, padding masked.")
+    return _report(feedback)
+
+
+def check_alignment_score(fn: Callable[[np.ndarray, Sequence[int]], float]) -> Feedback:
+    """Chapter 5: check ``fn(weights, alignment) -> float``: the fraction of target words j whose
+    largest weight falls on the true source position ``alignment[j]``.
+
+    weights (T', S) may have more rows than ``alignment`` has entries (e.g. a row for <eos>);
+    only the first len(alignment) rows count.
+    """
+    w = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
+    alignment = [0, 1, 0]  # the last row (for <eos>) does not count
+    expected = 2 / 3
+    got, error = _call(fn, "check_alignment_score", "a 4 x 3 heatmap and alignment [0, 1, 0]", w, alignment)
+    if error is not None:
+        return _report(error)
+    value = _as_number(got)
+    if value is None:
+        return _report(_fail(f"return one number, the fraction of matches; got {_describe(got)}."))
+    if math.isclose(value, 2, abs_tol=1e-9):
+        return _report(_fail("return a fraction (matches / words), not the count of matches."))
+    if math.isclose(value, 0.5, abs_tol=1e-9):
+        return _report(_fail("only the first len(alignment) rows count; the extra row is <eos>."))
+    if math.isclose(value, 1 / 3, abs_tol=1e-9):
+        return _report(_fail("take the argmax over source positions (axis 1, along a row), not over target words."))
+    if not math.isclose(value, expected, abs_tol=1e-9):
+        return _report(_fail(f"expected {expected:.4f}, got {value:.4f}."))
+    return _report(_pass("the argmax of each row compared with the true alignment, 2 of 3 here."))

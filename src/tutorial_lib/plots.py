@@ -492,3 +492,117 @@ def plot_gate_traces(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     return fig
+
+
+def _check_weights(weights: Any, rows: int, cols: int, name: str = "weights") -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (rows, cols):
+        raise ValueError(f"{name} must have shape (len(target), len(source)) = ({rows}, {cols}), got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or (w > 1 + 1e-6).any():
+        raise ValueError(f"{name} must hold attention weights in [0, 1]")
+    return w
+
+
+def plot_attention(
+    weights: Any,
+    source: Sequence[str],
+    target: Sequence[str],
+    alignment: Sequence[int] | None = None,
+    ax: Axes | None = None,
+    title: str | None = "Where the decoder looks while it writes each word",
+    colorbar: bool = True,
+) -> Figure:
+    """An attention heatmap: one row per target word, one column per source word (chapter 5).
+
+    ``weights`` (len(target), len(source)) holds α_ij, each row summing to 1 (a row for <eos>
+    may be included: pass it in ``target``). ``alignment[j]``, if given, is the source position
+    that ``target[j]`` truly translates; it is outlined with a white-edged square, so a reader can
+    see at a glance whether the model looks where it should. Returns the figure.
+    """
+    w = _check_weights(weights, len(target), len(source))
+    fig, ax = _axes(ax)
+    image = ax.imshow(w, cmap="magma", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    ax.grid(False)
+    ax.set_xticks(range(len(source)), source, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(len(target)), target)
+    ax.tick_params(length=0)
+    if alignment is not None:
+        if len(alignment) > len(target) or any(not 0 <= int(i) < len(source) for i in alignment):
+            raise ValueError(f"alignment must hold at most {len(target)} source positions in [0, {len(source)})")
+        for j, i in enumerate(alignment):
+            ax.add_patch(plt.Rectangle((int(i) - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="#56B4E9",
+                                       linewidth=1.8))
+    ax.set(xlabel="source word (attended to)", ylabel="target word (being written)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="attention weight α", shrink=0.9)
+    return fig
+
+
+def plot_attention_grid(
+    examples: Sequence[Mapping[str, Any]],
+    ncols: int = 2,
+    title: str | None = None,
+) -> Figure:
+    """Several :func:`plot_attention` panels side by side, one shared colour bar (chapter 5).
+
+    Each example is a mapping with "weights", "source", "target" and optionally "alignment"
+    and "title". Returns the figure.
+    """
+    if not examples:
+        raise ValueError("examples must be a non-empty sequence of mappings")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = min(ncols, len(examples))
+    nrows = -(-len(examples) // ncols)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, figsize=(4.6 * ncols, 4.2 * nrows), squeeze=False)
+    for ax, ex in zip(axes.flat, examples):
+        plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax,
+                       title=ex.get("title", ""), colorbar=False)
+    for ax in axes.flat[len(examples):]:
+        ax.set_visible(False)
+    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap="magma"), ax=axes, label="attention weight α",
+                 shrink=0.6)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_attention_rows(
+    sentences: Sequence[Sequence[str]],
+    weights: Sequence[Sequence[float]],
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One row per sentence, each word in a cell coloured by the attention it gets (chapter 5).
+
+    ``weights[k]`` has one weight per word of ``sentences[k]``; ``labels[k]``, if given, is
+    written left of the row (e.g. the predicted sense). Returns the figure.
+    """
+    n = _same_length(sentences=sentences, weights=weights)
+    if n == 0:
+        raise ValueError("sentences must not be empty")
+    if labels is not None:
+        _same_length(sentences=sentences, labels=labels)
+    width = max(len(s) for s in sentences)
+    grid = np.full((n, width), np.nan)
+    for k, (s, w) in enumerate(zip(sentences, weights)):
+        grid[k, :len(s)] = _check_weights(np.asarray(w, dtype=float)[None], 1, len(s), f"weights[{k}]")[0]
+    fig, ax = new_figure(figsize=(min(1.0 * width + 2.5, 12.0), 0.5 * n + 1.2))
+    cmap = plt.get_cmap("Blues").with_extremes(bad="white")  # blank cells past a short row
+    ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    ax.grid(False)
+    for k, s in enumerate(sentences):
+        for i, word in enumerate(s):
+            ax.text(i, k, word, ha="center", va="center", fontsize=9,
+                    color="white" if grid[k, i] > 0.6 else "black")
+    ax.set_xticks(range(width), [str(i + 1) for i in range(width)])
+    ax.set_yticks(range(n), labels if labels is not None else [""] * n)
+    ax.tick_params(length=0)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel("word position (colour: attention weight of the query word on it)")
+    if title:
+        ax.set_title(title)
+    return fig

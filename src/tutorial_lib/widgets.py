@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tutorial_lib.gradients import decay_rate, gradient_grid
-from tutorial_lib.plots import new_figure, plot_grad_norms
+from tutorial_lib.plots import new_figure, plot_attention, plot_grad_norms
 
-__all__ = ["gradient_explorer"]
+__all__ = ["gradient_explorer", "alignment_explorer"]
 
 
 def _describe_factor(gamma: float, first: float) -> str:
@@ -98,4 +98,51 @@ def gradient_explorer(hidden_size: int = 64, seed: int = 0) -> Any:
     for control in (rho, activation, length):
         control.observe(redraw, names="value")
     redraw()
+    return box
+
+
+def _png(fig: Any, dpi: float) -> bytes:
+    """The figure as PNG bytes at ``dpi``; the figure is closed."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def alignment_explorer(examples: list[dict[str, Any]], description: str = "sentence") -> Any:
+    """Pick a sentence, see where the decoder looked while translating it (chapter 5).
+
+    ``examples`` are mappings with "weights" (len(target), len(source)), "source", "target"
+    and optionally "alignment" and "title", as for :func:`tutorial_lib.plots.plot_attention`.
+    Every heatmap is drawn once, when the explorer is built, into a 2x PNG: on this book's
+    2-core machine drawing one takes about half a second, over the 200 ms a redraw may take, and
+    showing a drawn one takes milliseconds. Controls: a dropdown whose options are the examples'
+    titles (or "example k"). Returns a ``VBox``; ``choice`` is the dropdown, ``image`` the
+    ``Image`` it updates, ``pngs`` the drawn heatmaps and ``redraws`` counts the redraws.
+    The static counterpart is :func:`tutorial_lib.plots.plot_attention_grid`.
+    """
+    import ipywidgets as widgets
+
+    if not examples:
+        raise ValueError("examples must be a non-empty list of mappings")
+    names = [ex.get("title") or f"example {k + 1}" for k, ex in enumerate(examples)]
+    size, dpi = (5.6, 4.8), 110
+    pngs = []
+    for ex, name in zip(examples, names):
+        fig, ax = new_figure(figsize=size)
+        plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax, title=name)
+        pngs.append(_png(fig, 2 * dpi))  # 2x pixels, shown at 1x size: sharp on any screen
+    choice = widgets.Dropdown(options=list(zip(names, range(len(examples)))), value=0, description=description,
+                              style={"description_width": "initial"}, layout=widgets.Layout(width="95%"))
+    image = widgets.Image(value=pngs[0], format="png", width=f"{int(size[0] * dpi)}px")
+    box = widgets.VBox([choice, image])
+    box.choice, box.image, box.pngs, box.redraws = choice, image, pngs, 1
+
+    def redraw(change: Any = None) -> None:
+        image.value = pngs[choice.value]
+        box.redraws += 1
+
+    choice.observe(redraw, names="value")
     return box
