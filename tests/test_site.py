@@ -136,8 +136,8 @@ def _check_page(browser, server: str, built: Path, page_path: Path, scheme: str 
         if 'class="math' in html:  # MathJax turns every formula into an mjx-container
             page.wait_for_selector("mjx-container", timeout=30_000)
         if "application/vnd.jupyter.widget-state+json" in html:
-            page.wait_for_selector(".jupyter-widgets .widget-slider, .jupyter-widgets input, .widget-hslider",
-                                   timeout=30_000)
+            page.wait_for_selector(".jupyter-widgets .widget-slider, .jupyter-widgets input, .widget-hslider, "
+                                   ".jupyter-widgets select, .widget-dropdown", timeout=30_000)
     except Exception as exc:  # a timeout names what did not render
         problems.append(f"{rel}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
     page.wait_for_load_state("networkidle")

@@ -589,7 +589,7 @@ def plot_attention_rows(
     grid = np.full((n, width), np.nan)
     for k, (s, w) in enumerate(zip(sentences, weights)):
         grid[k, :len(s)] = _check_weights(np.asarray(w, dtype=float)[None], 1, len(s), f"weights[{k}]")[0]
-    fig, ax = new_figure(figsize=(min(1.0 * width + 2.5, 12.0), 0.5 * n + 1.2))
+    fig, ax = new_figure(figsize=(min(0.6 * width + 1.4, 9.0), 0.5 * n + 1.3))  # 0.6 in per word
     cmap = plt.get_cmap("Blues").with_extremes(bad="white")  # blank cells past a short row
     ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     ax.grid(False)

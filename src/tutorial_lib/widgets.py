@@ -9,6 +9,7 @@ read without a kernel) comes from the matching helper in :mod:`tutorial_lib.plot
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -132,7 +133,8 @@ def alignment_explorer(examples: list[dict[str, Any]], description: str = "sente
     pngs = []
     for ex, name in zip(examples, names):
         fig, ax = new_figure(figsize=size)
-        plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax, title=name)
+        plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax,
+                       title=textwrap.fill(name, 50))  # a long title on two lines, not cut off
         pngs.append(_png(fig, 2 * dpi))  # 2x pixels, shown at 1x size: sharp on any screen
     choice = widgets.Dropdown(options=list(zip(names, range(len(examples)))), value=0, description=description,
                               style={"description_width": "initial"}, layout=widgets.Layout(width="95%"))
