@@ -137,9 +137,9 @@ def test_bad_sizes_and_dot_product_shapes_are_rejected():
     with pytest.raises(ValueError, match="attention_size must be a positive integer"):
         attention.AdditiveAttention(4, 6, 0)
     q, k, v = torch.randn(2, 3, 8), torch.randn(2, 5, 8), torch.randn(2, 5, 4)
-    with pytest.raises(ValueError, match=r"keys must have shape \(B, S, D\)"):
+    with pytest.raises(ValueError, match=r"keys must have shape \(..., S, D\) = \(2, S, 8\)"):
         attention.dot_product_attention(q, torch.randn(2, 5, 7), v)
-    with pytest.raises(ValueError, match=r"values must have shape \(B, S, D_v\)"):
+    with pytest.raises(ValueError, match=r"values must have shape \(..., S, D_v\)"):
         attention.dot_product_attention(q, k, torch.randn(2, 4, 4))
     with pytest.raises(ValueError, match="scale must be a positive number"):
         attention.dot_product_attention(q, k, v, scale=-1.0)

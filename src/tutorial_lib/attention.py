@@ -118,26 +118,29 @@ def dot_product_attention(query: Tensor, keys: Tensor, values: Tensor, mask: Ten
                           scale: float | None = None) -> tuple[Tensor, Tensor]:
     """Attention with the score q·k scaled by ``scale`` (default 1 / sqrt(D)) (chapters 5, 6).
 
-    query (B, T, D), keys (B, S, D), values (B, S, D_v), mask broadcastable to (B, T, S),
-    bool, True = attend. Returns outputs (B, T, D_v) and weights (B, T, S). With the default
-    scale this is eq. 1 of the source notes, what ``F.scaled_dot_product_attention`` computes.
+    query (..., T, D), keys (..., S, D), values (..., S, D_v), with the same leading dims
+    (B, or B and H heads); mask broadcastable to (..., T, S), bool, True = attend. Returns
+    outputs (..., T, D_v) and weights (..., T, S). With the default scale this is eq. 1 of the
+    source notes, what ``F.scaled_dot_product_attention`` computes.
     """
-    _check_float(query, "query", 3, "(B, T, D)")
-    _check_float(keys, "keys", 3, "(B, S, D)")
-    _check_float(values, "values", 3, "(B, S, D_v)")
-    B, T, D = query.shape
-    if keys.shape[0] != B or keys.shape[2] != D:
-        raise ValueError(f"keys must have shape (B, S, D) = ({B}, S, {D}) to match query, got {tuple(keys.shape)}")
-    if values.shape[:2] != keys.shape[:2]:
-        raise ValueError(f"values must have shape (B, S, D_v) with B, S = {tuple(keys.shape[:2])}, "
+    _check_float(query, "query", max(getattr(query, "ndim", 3), 3), "(..., T, D)")
+    lead = tuple(query.shape[:-2])
+    T, D = query.shape[-2:]
+    _check_float(keys, "keys", query.ndim, "(..., S, D) with the leading dims of query")
+    _check_float(values, "values", query.ndim, "(..., S, D_v) with the leading dims of query")
+    if tuple(keys.shape[:-2]) != lead or keys.shape[-1] != D:
+        raise ValueError(f"keys must have shape (..., S, D) = ({', '.join(map(str, lead))}, S, {D}) to match query, "
+                         f"got {tuple(keys.shape)}")
+    if values.shape[:-1] != keys.shape[:-1]:
+        raise ValueError(f"values must have shape (..., S, D_v) with (..., S) = {tuple(keys.shape[:-1])}, "
                          f"got {tuple(values.shape)}")
     if scale is None:
         scale = 1 / math.sqrt(D)
     elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ValueError(f"scale must be a positive number or None (1 / sqrt(D)), got {scale!r}")
-    scores = query @ keys.transpose(1, 2) * scale  # (B, T, D) @ (B, D, S) -> (B, T, S)
-    weights = masked_softmax(scores, _check_mask(mask, (B, T, keys.shape[1]), "(B, T, S)"))
-    return weights @ values, weights  # (B, T, S) @ (B, S, D_v) -> (B, T, D_v)
+    scores = query @ keys.transpose(-2, -1) * scale  # (..., T, D) @ (..., D, S) -> (..., T, S)
+    weights = masked_softmax(scores, _check_mask(mask, tuple(scores.shape), "(..., T, S)"))
+    return weights @ values, weights  # (..., T, S) @ (..., S, D_v) -> (..., T, D_v)
 
 
 class WordInContext(nn.Module):

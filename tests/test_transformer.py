@@ -1,0 +1,176 @@
+"""tutorial_lib.transformer against PyTorch's own modules on copied weights (outputs and
+gradients, float64), masks, positional encodings, the three variants, and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from tutorial_lib import seq2seq, transformer
+from tutorial_lib.transformer import TransformerConfig
+
+TIGHT = {"rtol": 1e-9, "atol": 1e-10}  # float64
+
+
+def _grads(out, tensors, g):
+    return torch.autograd.grad(out, tensors, g, allow_unused=True)
+
+
+def _assert_grads_close(ours, theirs):
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+@pytest.mark.parametrize("cross", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_multi_head_attention_matches_nn_multiheadattention(cross, masked):
+    torch.manual_seed(0)
+    C, H, B, T, S = 12, 3, 2, 5, 7 if cross else 5
+    theirs = nn.MultiheadAttention(C, H, batch_first=True, dtype=torch.float64)
+    ours = transformer.MultiHeadAttention(C, H).double().copy_from_torch(theirs)
+    x_q = torch.randn(B, T, C, dtype=torch.float64, requires_grad=True)
+    x_kv = torch.randn(B, S, C, dtype=torch.float64, requires_grad=True) if cross else x_q
+    mask = None
+    if masked:  # padding of the keys for sentence 1, and a causal mask when it is self-attention
+        keep = torch.ones(B, S, dtype=torch.bool)
+        keep[1, S - 2:] = False
+        mask = keep[:, None, None, :]  # (B, 1, 1, S)
+        if not cross:
+            mask = mask & transformer.causal_mask(T)
+    out, weights = ours(x_q, x_kv if cross else None, mask)
+    # PyTorch's masks mean the opposite: True = blocked; one (B*H, T, S) mask
+    attn_mask = None if mask is None else ~mask.expand(B, H, T, S).reshape(B * H, T, S)
+    ref, ref_w = theirs(x_q, x_kv, x_kv, attn_mask=attn_mask, average_attn_weights=False)
+    torch.testing.assert_close(out, ref, **TIGHT)
+    torch.testing.assert_close(weights, ref_w, **TIGHT)
+    g = torch.randn_like(out)
+    inputs = (x_q, x_kv) if cross else (x_q,)
+    names_ours, params_ours = zip(*ours.named_parameters())
+    names_theirs, params_theirs = zip(*theirs.named_parameters())
+    got = _grads(out, inputs + params_ours, g)
+    want = _grads(ref, inputs + params_theirs, g)
+    _assert_grads_close(got[: len(inputs)], want[: len(inputs)])
+    grads_ours = dict(zip(names_ours, got[len(inputs):]))
+    grads_theirs = dict(zip(names_theirs, want[len(inputs):]))
+    W = torch.cat([grads_ours[f"W_{k}.weight"] for k in "QKV"])  # (3C, C), PyTorch's in_proj layout
+    torch.testing.assert_close(W, grads_theirs["in_proj_weight"], **TIGHT)
+    torch.testing.assert_close(grads_ours["W_O.weight"], grads_theirs["out_proj.weight"], **TIGHT)
+
+
+def test_fast_attention_equals_the_teaching_version():
+    torch.manual_seed(1)
+    slow = transformer.MultiHeadAttention(16, 4).double()
+    fast = transformer.MultiHeadAttention(16, 4, fast=True).double()
+    fast.load_state_dict(slow.state_dict())
+    x = torch.randn(3, 6, 16, dtype=torch.float64, requires_grad=True)
+    mask = transformer.causal_mask(6)
+    a, b = slow(x, mask=mask)[0], fast(x, mask=mask)[0]
+    torch.testing.assert_close(a, b, **TIGHT)
+    g = torch.randn_like(a)
+    _assert_grads_close(_grads(a, (x,), g), _grads(b, (x,), g))
+    assert fast(x)[1] is None
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_matches_nn_transformerencoderlayer(norm_first):
+    torch.manual_seed(2)
+    C, H, F_ = 16, 4, 40
+    theirs = nn.TransformerEncoderLayer(C, H, F_, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                        dtype=torch.float64)
+    ours = transformer.copy_layer_from_torch(
+        transformer.EncoderLayer(C, H, F_, norm_first=norm_first).double(), theirs)
+    x = torch.randn(2, 6, C, dtype=torch.float64, requires_grad=True)
+    pad = torch.zeros(2, 6, dtype=torch.bool)
+    pad[1, 4:] = True  # PyTorch: True = padding
+    out = ours(x, (~pad)[:, None, None, :])
+    ref = theirs(x, src_key_padding_mask=pad)
+    torch.testing.assert_close(out, ref, **TIGHT)
+    g = torch.randn_like(out)
+    _assert_grads_close(_grads(out, (x,), g), _grads(ref, (x,), g))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_nn_transformerdecoderlayer(norm_first):
+    torch.manual_seed(3)
+    C, H, F_ = 16, 4, 40
+    theirs = nn.TransformerDecoderLayer(C, H, F_, dropout=0.0, batch_first=True, norm_first=norm_first,
+                                        dtype=torch.float64)
+    ours = transformer.copy_layer_from_torch(
+        transformer.DecoderLayer(C, H, F_, norm_first=norm_first).double(), theirs)
+    y = torch.randn(2, 5, C, dtype=torch.float64, requires_grad=True)
+    memory = torch.randn(2, 7, C, dtype=torch.float64, requires_grad=True)
+    pad = torch.zeros(2, 7, dtype=torch.bool)
+    pad[0, 5:] = True
+    causal = transformer.causal_mask(5)
+    out = ours(y, memory, causal, (~pad)[:, None, None, :])
+    ref = theirs(y, memory, tgt_mask=~causal, memory_key_padding_mask=pad)
+    torch.testing.assert_close(out, ref, **TIGHT)
+    g = torch.randn_like(out)
+    _assert_grads_close(_grads(out, (y, memory), g), _grads(ref, (y, memory), g))
+
+
+def test_sinusoidal_positions_by_hand_and_attention_is_blind_to_order():
+    pe = transformer.sinusoidal_positions(50, 8)
+    t, i = 7, 3  # dimension 2i = 6 and 2i + 1 = 7
+    assert math.isclose(pe[t, 2 * i].item(), math.sin(t / 10000 ** (2 * i / 8)), rel_tol=1e-6)
+    assert math.isclose(pe[t, 2 * i + 1].item(), math.cos(t / 10000 ** (2 * i / 8)), rel_tol=1e-6)
+    # with no positions, a layer is permutation-equivariant: shuffle the input, the output follows
+    torch.manual_seed(4)
+    layer = transformer.EncoderLayer(8, 2, 16).double()
+    x = torch.randn(1, 6, 8, dtype=torch.float64)
+    perm = torch.randperm(6)
+    torch.testing.assert_close(layer(x)[:, perm], layer(x[:, perm]), **TIGHT)
+
+
+def test_gpt_is_causal_and_ties_weights():
+    torch.manual_seed(5)
+    model = transformer.GPT(TransformerConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)).double()
+    ids = torch.randint(0, 11, (2, 8))
+    changed = ids.clone()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 11  # change the future
+    a, b = model(ids), model(changed)
+    assert a.shape == (2, 8, 11)
+    torch.testing.assert_close(a[:, :5], b[:, :5], **TIGHT)
+    assert not torch.allclose(a[:, 5:], b[:, 5:])
+    assert model.head.weight is model.embed.tokens.weight
+    with pytest.raises(ValueError, match="more than block_size = 8"):
+        model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_encoder_classifier_and_encoder_decoder_ignore_padding():
+    torch.manual_seed(6)
+    cfg = TransformerConfig(vocab_size=12, block_size=10, n_layer=2, n_head=2, n_embd=16, positions="sinusoidal")
+    clf = transformer.EncoderClassifier(cfg, num_classes=3).double().eval()
+    ids = torch.tensor([[3, 4, 5, 0, 0, 0]])
+    torch.testing.assert_close(clf(ids), clf(ids[:, :3]), **TIGHT)
+    model = transformer.EncoderDecoder(cfg, cfg).double().eval()
+    tgt = torch.tensor([[1, 6, 7, 2]])
+    torch.testing.assert_close(model(ids, tgt)[0], model(ids[:, :3], tgt)[0], **TIGHT)
+    # it fits chapter 5's loss: src (B, S), tgt (B, T + 2)
+    loss = seq2seq.seq2seq_loss(model, ids, tgt)
+    assert loss.ndim == 0 and math.isfinite(loss.item())
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: transformer.MultiHeadAttention(10, 3), "C must be divisible by H"),
+        (lambda: transformer.MultiHeadAttention(8, 2)(torch.randn(2, 3, 7)), r"x_q must have shape \(B, L, C\) with C = 8"),
+        (lambda: transformer.MultiHeadAttention(8, 2)(torch.randn(2, 3, 8), torch.randn(1, 3, 8)), "same batch size"),
+        (lambda: transformer.sinusoidal_positions(4, 5), "C must be even"),
+        (lambda: transformer.causal_mask(0), "T must be a positive integer"),
+        (lambda: transformer.padding_mask(torch.zeros(2, 3)), "ids must be a torch.long tensor"),
+        (lambda: TransformerConfig(10, n_head=3, n_embd=16), "must be divisible by n_head"),
+        (lambda: TransformerConfig(10, positions="rotary"), "positions must be"),
+        (lambda: TransformerConfig(0), "vocab_size must be a positive integer"),
+        (lambda: transformer.FeedForward(8, 16, "tanh"), "activation must be"),
+        (lambda: transformer.copy_layer_from_torch(transformer.EncoderLayer(8, 2, 16), nn.TransformerEncoderLayer(
+            8, 2, 16, norm_first=True)), "same norm_first"),
+    ],
+)
+def test_bad_input_is_rejected(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
