@@ -72,6 +72,8 @@ def test_fast_attention_equals_the_teaching_version():
     g = torch.randn_like(a)
     _assert_grads_close(_grads(a, (x,), g), _grads(b, (x,), g))
     assert fast(x)[1] is None
+    weights = slow(x)[1]
+    torch.testing.assert_close(slow.last_weights, weights.detach())
 
 
 @pytest.mark.parametrize("norm_first", [False, True])

@@ -73,7 +73,8 @@ class MultiHeadAttention(nn.Module):
     """Multi-head attention (6.2): H heads of width D = C / H, each (6.1) on its own projections.
 
     ``fast=True`` computes (6.1) with ``F.scaled_dot_product_attention`` (a fused kernel, no
-    weights returned); the default computes it with our :func:`dot_product_attention`.
+    weights returned); the default computes it with our :func:`dot_product_attention` and keeps
+    the last weights in ``last_weights`` for plotting.
     """
 
     def __init__(self, C: int, H: int, bias: bool = True, fast: bool = False) -> None:
@@ -83,6 +84,7 @@ class MultiHeadAttention(nn.Module):
         self.C, self.H, self.D, self.fast = C, H, C // H, fast
         self.W_Q, self.W_K, self.W_V = (nn.Linear(C, C, bias=bias) for _ in range(3))
         self.W_O = nn.Linear(C, C, bias=bias)
+        self.last_weights: Tensor | None = None  # (B, H, T, S) of the last call with fast=False
 
     def _heads(self, x: Tensor) -> Tensor:
         B, L, _ = x.shape
@@ -105,6 +107,7 @@ class MultiHeadAttention(nn.Module):
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None  # (B, H, T, D)
         else:
             out, weights = dot_product_attention(q, k, v, mask)  # (B, H, T, D), (B, H, T, S)
+            self.last_weights = weights.detach()  # kept for attention maps (chapter 6)
         B, T = x_q.shape[:2]
         out = out.transpose(1, 2).reshape(B, T, self.C)  # (B, H, T, D) -> (B, T, C): heads side by side
         return self.W_O(out), weights
