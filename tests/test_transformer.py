@@ -154,6 +154,11 @@ def test_encoder_classifier_and_encoder_decoder_ignore_padding():
     # it fits chapter 5's loss: src (B, S), tgt (B, T + 2)
     loss = seq2seq.seq2seq_loss(model, ids, tgt)
     assert loss.ndim == 0 and math.isfinite(loss.item())
+    # greedy decoding: teacher forcing on its own output reproduces it
+    out, _ = model.greedy(ids, max_len=4)
+    logits, _ = model(ids, torch.cat([torch.tensor([[1]]), out[:, :-1]], dim=1))
+    alive = torch.cat([torch.tensor([[True]]), (out[:, :-1] != 2).cumprod(1).bool()], dim=1)
+    assert torch.equal(logits.argmax(-1)[alive], out[alive])
 
 
 @pytest.mark.parametrize(

@@ -606,3 +606,25 @@ def plot_attention_rows(
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_matrix(
+    matrix: Any,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    colorbar_label: str = "value",
+    ax: Axes | None = None,
+) -> Figure:
+    """A matrix as a heatmap with a diverging colour map centred on 0 (chapter 6: positional
+    encodings). Rows run down the y axis, columns along x. Returns the figure."""
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.size == 0 or not np.isfinite(m).all():
+        raise ValueError(f"matrix must be a finite 2-D array, got shape {m.shape}")
+    fig, ax = _axes(ax)
+    limit = float(np.abs(m).max()) or 1.0
+    image = ax.imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax.grid(False)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.colorbar(image, ax=ax, label=colorbar_label)
+    return fig

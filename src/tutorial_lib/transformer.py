@@ -297,6 +297,11 @@ class GPT(nn.Module):
         self.norm = nn.LayerNorm(config.n_embd) if config.norm_first else nn.Identity()
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.head.weight = self.embed.tokens.weight  # weight tying
+        for name, p in self.named_parameters():  # GPT-2's initialisation: small weights, so the
+            if name.endswith("bias"):  # tied output layer starts with logits near zero
+                nn.init.zeros_(p)
+            elif p.ndim == 2:
+                nn.init.normal_(p, std=0.02)
 
     def forward(self, ids: Tensor) -> Tensor:
         x = self.embed(ids)  # (B, T, C)
@@ -338,3 +343,19 @@ class EncoderDecoder(nn.Module):
     def forward(self, src: Tensor, tgt_in: Tensor) -> tuple[Tensor, None]:
         memory, mask = self.encode(src)
         return self.decode(tgt_in, memory, mask), None  # (logits, no single attention map)
+
+    @torch.no_grad()
+    def greedy(self, src: Tensor, max_len: int) -> tuple[Tensor, None]:
+        """Greedy decoding like :meth:`tutorial_lib.seq2seq.Seq2Seq.greedy`: ids (B, max_len),
+        <pad> after <eos>. Each step re-runs the decoder on the whole prefix (a KV cache, the
+        exercise of chapter 6, avoids that), so :func:`tutorial_lib.seq2seq.translate` works."""
+        _positive_int(max_len, "max_len")
+        memory, mask = self.encode(src)
+        y = torch.full((src.shape[0], 1), 1, dtype=torch.long, device=src.device)  # <bos> = 1
+        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+        for _ in range(max_len):
+            next_id = self.decode(y, memory, mask)[:, -1].argmax(dim=-1).masked_fill(done, self.pad_id)
+            done |= next_id == 2  # <eos> = 2
+            y = torch.cat([y, next_id[:, None]], dim=1)
+        return y[:, 1:], None
+
