@@ -224,3 +224,16 @@ def test_plot_attention_grid_and_rows():
     with pytest.raises(ValueError, match="labels must have the same length"):
         plots.plot_attention_rows([["a"]], [[1.0]], labels=["x", "y"])
     plt.close("all")
+
+
+def test_plot_curves_logx_ticks_every_measured_x_and_plot_matrix():
+    import numpy as np
+
+    fig = plots.plot_curves({"a": ([32, 64, 1024], [1, 2, 3])}, "T", "ms", "t", logx=True)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["32", "64", "1024"]
+    fig = plots.plot_matrix(np.array([[1.0, -2.0], [0.5, 0.0]]), "x", "y", "title")
+    assert fig.axes[0].images[0].get_clim() == (-2.0, 2.0) and _labelled(fig.axes[0])
+    with pytest.raises(ValueError, match="finite 2-D array"):
+        plots.plot_matrix(np.ones(3), "x", "y", "t")
+    plt.close("all")

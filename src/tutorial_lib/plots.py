@@ -136,12 +136,14 @@ def plot_curves(
     hline: float | None = None,
     hline_label: str | None = None,
     marker: str | None = None,
+    logx: bool = False,
 ) -> Figure:
     """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
 
     ``hline`` adds a dashed grey horizontal reference line (e.g. a baseline loss),
-    labelled ``hline_label``. ``logy`` puts y on a log scale. ``marker`` (e.g. "o") marks
-    every measured point. Returns the figure.
+    labelled ``hline_label``. ``logy`` puts y on a log scale; ``logx`` puts x on a base-2 log
+    scale with a tick at every measured x (chapter 6). ``marker`` (e.g. "o") marks every
+    measured point. Returns the figure.
     """
     if not isinstance(curves, Mapping) or len(curves) == 0:
         raise ValueError("curves must be a non-empty mapping label -> (x, y)")
@@ -156,7 +158,12 @@ def plot_curves(
         ax.axhline(hline, color="grey", linestyle="--", linewidth=1.2, label=hline_label or "reference")
     if logy:
         ax.set_yscale("log")
-    if all(float(v).is_integer() for _, (x, _) in curves.items() for v in x):
+    if logx:
+        ax.set_xscale("log", base=2)
+        ticks = sorted({float(v) for _, (x, _) in curves.items() for v in x})
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+    elif all(float(v).is_integer() for _, (x, _) in curves.items() for v in x):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no ticks between integer x
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend()

@@ -357,5 +357,9 @@ class EncoderDecoder(nn.Module):
             next_id = self.decode(y, memory, mask)[:, -1].argmax(dim=-1).masked_fill(done, self.pad_id)
             done |= next_id == 2  # <eos> = 2
             y = torch.cat([y, next_id[:, None]], dim=1)
-        return y[:, 1:], None
+            if done.all():  # every sentence has ended: the rest would be <pad>
+                break
+        out = torch.full((src.shape[0], max_len), self.pad_id, dtype=torch.long, device=src.device)
+        out[:, : y.shape[1] - 1] = y[:, 1:]
+        return out, None
 
