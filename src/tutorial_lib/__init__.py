@@ -16,6 +16,7 @@ One module per concept, in the order the book teaches them:
 - ``attention``  additive and dot-product attention, masks               (chapter 5)
 - ``seq2seq``    an encoder-decoder GRU, with or without attention       (chapter 5)
 - ``transformer`` multi-head attention, encoder and decoder layers, GPT  (chapter 6)
+- ``pretrained`` the shipped character GPT: build, check, load offline  (chapter 7)
 - ``widgets``    interactive explorers built on the plots               (chapter 3 onwards)
 - ``book``       maintenance commands for the book itself (not for learners)
 

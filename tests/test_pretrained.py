@@ -1,0 +1,110 @@
+"""tutorial_lib.pretrained: the shipped checkpoint loads offline, reproduces its recorded
+validation loss, clears the quality bar, and every way of breaking it gives a clear error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import pytest
+import torch
+
+from tutorial_lib import data, ngram, pretrained, train
+from tutorial_lib.pretrained import BuildConfig, CheckpointError
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a different Python's corpus: checked below
+        return pretrained.load()
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """The shipped checkpoint copied into a temporary folder, to be broken by a test."""
+    for path in pretrained.checkpoint_paths():
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
+def test_shipped_model_reproduces_its_recorded_validation_loss(shipped):
+    model, tokenizer, manifest = shipped
+    chars = data.load_char_data()
+    if data.corpus_fingerprint(chars.text) != manifest["corpus_fingerprint"]:
+        pytest.skip("this Python ships a different corpus than the one the model was trained on")
+    assert tokenizer.chars == chars.tokenizer.chars
+    assert not model.training
+    val = train.split_cross_entropy(model, chars.val, block_size=manifest["model"]["block_size"])
+    assert val == pytest.approx(manifest["val_nats_per_char"], abs=1e-4)
+
+
+def test_shipped_model_beats_the_best_ngram_by_20_percent(shipped):
+    _, _, manifest = shipped
+    chars = data.load_char_data()
+    V = chars.tokenizer.vocab_size
+    best = min(ngram.NGramModel(n, V).fit(chars.train).cross_entropy(chars.val) for n in (3, 4, 5))
+    assert manifest["val_nats_per_char"] <= 0.8 * best
+
+
+def test_loading_is_weights_only_and_the_config_matches(shipped):
+    model, _, manifest = shipped
+    weights, _ = pretrained.checkpoint_paths()
+    state = torch.load(weights, map_location="cpu", weights_only=True)  # no pickled code
+    assert set(state) == set(model.state_dict())
+    assert model.config.n_layer == manifest["model"]["n_layer"] == manifest["build"]["n_layer"]
+
+
+def test_a_truncated_file_says_so(copy):
+    weights, _ = pretrained.checkpoint_paths(copy)
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or altered.*python -m tutorial_lib.pretrained build"):
+        pretrained.load(copy)
+
+
+def test_a_wrong_hash_says_so(copy):
+    _, manifest_path = pretrained.checkpoint_paths(copy)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="does not match the SHA-256"):
+        pretrained.load(copy)
+
+
+def test_missing_or_broken_files_say_what_is_wrong(copy, tmp_path):
+    weights, manifest_path = pretrained.checkpoint_paths(copy)
+    manifest_path.write_text("{not json")
+    with pytest.raises(CheckpointError, match="is not a valid manifest"):
+        pretrained.load(copy)
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="is missing; rebuild it with"):
+        pretrained.load(copy)
+
+
+def test_weights_that_do_not_fit_the_config_are_reported(copy):
+    # a valid file whose shapes disagree with the manifest: no pickle error, a clear message
+    weights, manifest_path = pretrained.checkpoint_paths(copy)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"]["n_embd"] = 64
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="could not be loaded into the GPT"):
+        pretrained.load(copy)
+
+
+def test_build_is_deterministic_and_loadable(tmp_path):
+    tiny = BuildConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, steps=3, batch_size=4, warmup=0)
+    a = pretrained.build(tiny, tmp_path / "a", progress=False)
+    b = pretrained.build(tiny, tmp_path / "b", progress=False)
+    assert a["sha256"] == b["sha256"] and a["val_nats_per_char"] == b["val_nats_per_char"]
+    model, tokenizer, manifest = pretrained.load(tmp_path / "a")
+    assert manifest["build"]["steps"] == 3 and tokenizer.vocab_size == model.config.vocab_size
+
+
+def test_retrain_rebuilds_a_broken_checkpoint(copy, capsys):
+    weights, _ = pretrained.checkpoint_paths(copy)
+    weights.write_bytes(b"not a checkpoint")
+    tiny = BuildConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, steps=3, batch_size=4, warmup=0)
+    model, _, manifest = pretrained.load(copy, retrain=True, config=tiny)
+    assert manifest["build"]["steps"] == 3 and model.config.n_embd == 16
+    assert "truncated or altered" in capsys.readouterr().err
