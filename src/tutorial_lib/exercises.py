@@ -513,6 +513,23 @@ def _first_match(got: Any, candidates: Sequence[tuple[Any, str]], expected: Any)
     return next((why for wrong, why in candidates if same(got, wrong)), None)
 
 
+def _judge_pair(got: Any, error: Feedback | None, expected: tuple, mistakes: Sequence[tuple[Any, str]],
+                names: tuple[str, str], success: str) -> Feedback:
+    """The verdict on a function that must return a pair ``names`` = (first, second): its error,
+    a wrong shape, a known mistake, then each value against ``expected`` (second one first)."""
+    if error is not None:
+        return _report(error)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return _report(_fail(f"return the pair ({names[0]}, {names[1]}); got {_describe(got)}."))
+    why = _first_match(tuple(got), mistakes, expected)
+    if why is not None:
+        return _report(_fail(why))
+    feedback = _compare(got[1], expected[1], names[1], rtol=1e-5, atol=1e-6)
+    if feedback.ok:
+        feedback = _compare(got[0], expected[0], names[0], rtol=1e-5, atol=1e-6)
+    return _report(_pass(success) if feedback.ok else feedback)
+
+
 def check_peephole_lstm_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Feedback:
     """Chapter 4: check ``fn(x_t, h_prev, C_prev, params) -> (h_t, C_t)``, a peephole LSTM step.
 
@@ -548,19 +565,8 @@ def check_peephole_lstm_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]
     ]
     got, error = _call(fn, "check_peephole_lstm_step", "x_t (3, 4), h_prev and C_prev (3, 5)",
                        x_t, h_prev, C_prev, dict(params))
-    if error is not None:
-        return _report(error)
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return _report(_fail(f"return the pair (h_t, C_t); got {_describe(got)}."))
-    why = _first_match(tuple(got), mistakes, expected)
-    if why is not None:
-        return _report(_fail(why))
-    feedback = _compare(got[1], expected[1], "C_t", rtol=1e-5, atol=1e-6)
-    if feedback.ok:
-        feedback = _compare(got[0], expected[0], "h_t", rtol=1e-5, atol=1e-6)
-    if feedback.ok:
-        feedback = _pass("a peephole LSTM step: f and i see C_{t-1}, o sees C_t.")
-    return _report(feedback)
+    return _judge_pair(got, error, expected, mistakes, ("h_t", "C_t"),
+                       "a peephole LSTM step: f and i see C_{t-1}, o sees C_t.")
 
 
 def check_gru_without_reset(fn: Callable[..., torch.Tensor]) -> Feedback:
@@ -629,19 +635,8 @@ def check_dot_attention_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]
     ]
     got, error = _call(fn, "check_dot_attention_step", "query (3, 4), keys (3, 6, 4), mask (3, 6)",
                        query, keys, mask)
-    if error is not None:
-        return _report(error)
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return _report(_fail(f"return a pair (context, weights), got {_describe(got)}."))
-    why = _first_match(tuple(got), mistakes, expected)
-    if why is not None:
-        return _report(_fail(why))
-    feedback = _compare(got[1], expected[1], "weights", rtol=1e-5, atol=1e-6)
-    if feedback.ok:
-        feedback = _compare(got[0], expected[0], "context", rtol=1e-5, atol=1e-6)
-    if feedback.ok:
-        feedback = _pass("scaled dot-product attention for one step, padding masked.")
-    return _report(feedback)
+    return _judge_pair(got, error, expected, mistakes, ("context", "weights"),
+                       "scaled dot-product attention for one step, padding masked.")
 
 
 def check_alignment_score(fn: Callable[[np.ndarray, Sequence[int]], float]) -> Feedback:
