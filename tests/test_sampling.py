@@ -115,3 +115,9 @@ def test_bad_input_is_rejected():
         sample_next([0.1, 0.2])
     with pytest.raises(ValueError, match=r"logits must have shape \(\.\.\., V\) with V >= 1, got \(\)"):
         top_k_filter(torch.tensor(1.0), 1)
+
+
+def test_a_vanishing_temperature_is_greedy():
+    logits = torch.randn(50, 30, generator=torch.Generator().manual_seed(8))
+    ids = sample_next(logits, temperature=1e-4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(ids, greedy(logits))

@@ -181,3 +181,24 @@ def test_encoder_classifier_and_encoder_decoder_ignore_padding():
 def test_bad_input_is_rejected(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_gpt_generate_is_seeded_crops_its_context_and_is_greedy_at_temperature_zero():
+    torch.manual_seed(7)
+    model = transformer.GPT(TransformerConfig(vocab_size=9, block_size=6, n_layer=1, n_head=2, n_embd=8)).eval()
+    prompt = torch.tensor([1, 2, 3])
+    draw = lambda seed: model.generate(prompt, 12, generator=torch.Generator().manual_seed(seed))
+    assert draw(0).shape == (12,) and torch.equal(draw(0), draw(0))  # longer than block_size: cropped
+    greedy = model.generate(prompt, 12, temperature=0)
+    ids = prompt.clone()
+    for _ in range(12):  # the same rollout by hand
+        ids = torch.cat([ids, model(ids[-6:][None])[0, -1].argmax().view(1)])
+    assert torch.equal(greedy, ids[3:])
+    assert torch.equal(model.generate(prompt, 12, top_k=1, generator=torch.Generator()), greedy)
+    assert model.generate(prompt, 0).shape == (0,)
+    with pytest.raises(ValueError, match="length must be"):
+        model.generate(prompt, -1)
+    with pytest.raises(ValueError, match="prompt must be"):
+        model.generate(torch.tensor([], dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="temperature must be"):
+        model.generate(prompt, 3, temperature=-1.0)

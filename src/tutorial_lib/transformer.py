@@ -310,6 +310,29 @@ class GPT(nn.Module):
             x = layer(x, mask)
         return self.head(self.norm(x))  # (B, T, V)
 
+    @torch.no_grad()
+    def generate(self, prompt: Tensor, length: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Sample ``length`` new ids (length,) after ``prompt`` (T0,) long (chapter 7).
+
+        Each step runs the model on the last ``block_size`` ids (no cache: chapter 6's
+        exercise adds one) and draws the next id with
+        :func:`tutorial_lib.sampling.sample_next`; ``temperature=0`` takes the argmax instead
+        (greedy decoding, the limit of ever smaller temperatures).
+        """
+        from tutorial_lib.sampling import greedy, sample_next  # sampling is chapter 2's module
+
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise ValueError(f"length must be an integer >= 0, got {length!r}")
+        if not isinstance(prompt, Tensor) or prompt.dtype != torch.long or prompt.ndim != 1 or len(prompt) == 0:
+            raise ValueError("prompt must be a non-empty torch.long tensor of ids (T0,)")
+        ids = prompt.to(self.head.weight.device)
+        for _ in range(length):
+            logits = self(ids[-self.config.block_size:][None])[0, -1]  # (V,) for the next position
+            nxt = greedy(logits) if temperature == 0 else sample_next(logits, temperature, top_k, top_p, generator)
+            ids = torch.cat([ids, nxt.view(1)])
+        return ids[len(prompt):]  # (length,)
+
 
 class EncoderDecoder(nn.Module):
     """Encoder-decoder (§5, the 2017 transformer): src (B, S), tgt_in (B, T) -> logits (B, T, V_tgt).
