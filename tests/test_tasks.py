@@ -102,3 +102,16 @@ def test_delayed_recall_bad_input(kwargs, match):
         tasks.delayed_recall(**kwargs)
     with pytest.raises(ValueError, match="num_symbols must be an int >= 2"):
         tasks.delayed_recall_vocab(0)
+
+
+def test_bank_senses_pairs_each_sentence_with_its_cueless_copy():
+    from tutorial_lib.tasks import BANK_SENSE_LABELS, BANK_SENSES, bank_senses
+
+    pairs = bank_senses(3, max_filler=4, seed=2)
+    assert len(pairs) == 2 * 3 * 4
+    for (words, sense), (rest, unknown) in zip(pairs[::2], pairs[1::2]):
+        assert sense in BANK_SENSES and words[0] in BANK_SENSES[sense]["cues"] and words[-1] == "bank"
+        assert rest == words[1:] and unknown == "unknown" and unknown in BANK_SENSE_LABELS
+    assert [len(w) for w, _ in pairs[::6]] == [3, 4, 5, 6]  # cue + fillers + "bank"
+    with pytest.raises(ValueError, match="max_filler"):
+        bank_senses(2, max_filler=0)

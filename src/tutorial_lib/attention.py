@@ -26,14 +26,18 @@ import math
 import torch
 from torch import Tensor, nn
 
+from tutorial_lib.utils import check_ids
+
 __all__ = ["masked_softmax", "AdditiveAttention", "dot_product_attention", "WordInContext"]
 
 
-def _check_float(x: object, name: str, ndim: int, expected: str) -> Tensor:
+def _check_float(x: object, name: str, ndim: int, expected: str, at_least: bool = False) -> Tensor:
+    """TypeError unless ``x`` is a floating tensor; ValueError unless it has ``ndim`` dims (at
+    least ``ndim`` if ``at_least``) and is not empty."""
     if not isinstance(x, Tensor) or not x.is_floating_point():
         got = f"dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
         raise TypeError(f"{name} must be a floating-point torch.Tensor {expected}, got {got}")
-    if x.ndim != ndim or x.numel() == 0:
+    if (x.ndim < ndim if at_least else x.ndim != ndim) or x.numel() == 0:
         raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}")
     return x
 
@@ -123,7 +127,7 @@ def dot_product_attention(query: Tensor, keys: Tensor, values: Tensor, mask: Ten
     outputs (..., T, D_v) and weights (..., T, S). With the default scale this is eq. 1 of the
     source notes, what ``F.scaled_dot_product_attention`` computes.
     """
-    _check_float(query, "query", max(getattr(query, "ndim", 3), 3), "(..., T, D)")
+    _check_float(query, "query", 3, "(..., T, D)", at_least=True)
     lead = tuple(query.shape[:-2])
     T, D = query.shape[-2:]
     _check_float(keys, "keys", query.ndim, "(..., S, D) with the leading dims of query")
@@ -165,11 +169,7 @@ class WordInContext(nn.Module):
         self.head = nn.Linear(embed_size, num_classes)
 
     def forward(self, ids: Tensor, position: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if not isinstance(ids, Tensor) or ids.dtype != torch.long or ids.ndim != 2 or ids.numel() == 0:
-            raise ValueError(f"ids must be a torch.long tensor (B, S), got {getattr(ids, 'shape', type(ids).__name__)}")
-        if ids.min() < 0 or ids.max() >= self.vocab_size:
-            raise ValueError(f"ids must lie in [0, {self.vocab_size})")
-        B, S = ids.shape
+        B, S = check_ids(ids, "ids", self.vocab_size, "(B, S)").shape
         if (not isinstance(position, Tensor) or position.dtype != torch.long or position.shape != (B,)
                 or position.min() < 0 or position.max() >= S):
             raise ValueError(f"position must be a torch.long tensor (B,) = ({B},) with values in [0, {S})")

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from tutorial_lib.gradients import state_grad_norms
 from tutorial_lib.rnn import RNN, _check_size, _check_state, _check_tensor
 from tutorial_lib.rnn import copy_from_torch as _copy_rnn
+from tutorial_lib.utils import check_ids
 
 __all__ = ["LSTMCell", "GRUCell", "LSTM", "GRU", "copy_from_torch", "rnn_param_count",
            "lstm_param_count", "gru_param_count", "CELLS", "SequenceClassifier"]
@@ -357,16 +358,9 @@ class SequenceClassifier(nn.Module):
             self.rnn = copy_from_torch(ours, ref)
         self.head = nn.Linear(d_h, num_classes)  # last h_T -> logits
 
-    def _check_ids(self, idx: object) -> None:
-        if not isinstance(idx, Tensor) or idx.dtype != torch.long:
-            raise TypeError(f"idx must be a torch.long tensor (B, T), got {getattr(idx, 'dtype', type(idx).__name__)}")
-        if idx.ndim != 2 or idx.numel() == 0 or idx.min() < 0 or idx.max() >= self.vocab_size:
-            raise ValueError(f"idx must have shape (B, T), B, T >= 1, with ids in [0, {self.vocab_size}), "
-                             f"got shape {tuple(idx.shape)}")
-
     def hidden_states(self, idx: Tensor) -> Tensor:
         """h_1..h_T (B, T, d_h) of the recurrent layer for ids idx (B, T)."""
-        self._check_ids(idx)
+        check_ids(idx, "idx", self.vocab_size)
         return self.rnn(self.embedding(idx))[0]  # (B, T, d_x) -> (B, T, d_h)
 
     def forward(self, idx: Tensor) -> Tensor:
@@ -377,7 +371,7 @@ class SequenceClassifier(nn.Module):
         """The gates and states of every step, each (B, T, d_h) (``fast=False``, gru or lstm)."""
         if self.fast or self.cell == "rnn":
             raise ValueError("trace needs fast=False and cell 'gru' or 'lstm'; copy weights with load_state_from")
-        self._check_ids(idx)
+        check_ids(idx, "idx", self.vocab_size)
         return self.rnn(self.embedding(idx), record=True)
 
     def hidden_grad_norms(self, idx: Tensor, y: Tensor) -> np.ndarray:
@@ -386,7 +380,7 @@ class SequenceClassifier(nn.Module):
         (chapter 3's probe, for any of the three cells; ``fast=False``)."""
         if self.fast:
             raise ValueError("hidden_grad_norms needs fast=False (our step-by-step loop)")
-        self._check_ids(idx)
+        check_ids(idx, "idx", self.vocab_size)
         if not isinstance(y, Tensor) or y.shape != (idx.shape[0],):
             raise ValueError(f"y must be a tensor of class ids (B,) = ({idx.shape[0]},)")
         x = self.embedding(idx).detach().transpose(0, 1)  # (T, B, d_x)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from tutorial_lib.sampling import _check_temperature, sample_next
+from tutorial_lib.utils import check_ids
 
 __all__ = ["ACTIVATIONS", "RNNCell", "RNN", "copy_from_torch", "to_torch", "CharRNN"]
 
@@ -242,11 +243,7 @@ class CharRNN(nn.Module):
 
     def _recur(self, idx: Tensor, h0: Tensor | None) -> tuple[Tensor, Tensor]:
         """Token ids idx (B, T) -> (hs, h_T): h_1..h_T (B, T, d_h) and h_T (B, d_h)."""
-        if not isinstance(idx, Tensor) or idx.dtype != torch.long:
-            raise TypeError(f"idx must be a torch.long tensor (B, T), got {getattr(idx, 'dtype', type(idx).__name__)}")
-        if idx.ndim != 2 or idx.numel() == 0 or idx.min() < 0 or idx.max() >= self.vocab_size:
-            raise ValueError(f"idx must have shape (B, T), B, T >= 1, with ids in [0, {self.vocab_size}), "
-                             f"got shape {tuple(idx.shape)}")
+        check_ids(idx, "idx", self.vocab_size)
         x = self.embedding(idx)  # (B, T) -> (B, T, d_x)
         if h0 is not None:
             _check_state(h0, "h0", idx.shape[0], self.hidden_size)

@@ -36,6 +36,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tutorial_lib.attention import AdditiveAttention
 from tutorial_lib.tasks import TranslationPair
+from tutorial_lib.utils import check_ids
 
 __all__ = ["PAD", "BOS", "EOS", "Vocab", "make_batch", "batch_sampler", "Seq2SeqConfig", "Seq2Seq", "seq2seq_loss",
            "translate", "accuracy_by_length"]
@@ -151,19 +152,10 @@ class Seq2Seq(nn.Module):
         self.attention = AdditiveAttention(C, 2 * C, c.attention_size) if c.attention else None
         self.W_o = nn.Linear(C + 2 * C + E, c.tgt_vocab_size)  # (5.5)
 
-    def _check_ids(self, ids: object, name: str, vocab_size: int) -> Tensor:
-        if not isinstance(ids, Tensor) or ids.dtype != torch.long:
-            raise TypeError(f"{name} must be a torch.long tensor of ids (B, L), "
-                            f"got {getattr(ids, 'dtype', type(ids).__name__)}")
-        if ids.ndim != 2 or ids.numel() == 0 or ids.min() < 0 or ids.max() >= vocab_size:
-            raise ValueError(f"{name} must have shape (B, L), B, L >= 1, ids in [0, {vocab_size}), "
-                             f"got shape {tuple(ids.shape)}")
-        return ids
-
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """src (B, S) ids, <pad> after each sentence -> states h (B, S, 2C) (zeros at pads),
         the summary [→h_S; ←h_1] (B, 2C) of each sentence, and the mask (B, S), True on words."""
-        self._check_ids(src, "src", self.config.src_vocab_size)
+        check_ids(src, "src", self.config.src_vocab_size, "(B, L)")
         mask = src != PAD  # (B, S)
         lengths = mask.sum(dim=1)  # (B,)
         if (lengths == 0).any() or (mask.long().diff(dim=1) > 0).any():
@@ -194,7 +186,7 @@ class Seq2Seq(nn.Module):
     def forward(self, src: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor | None]:
         """Teacher forcing: src (B, S), tgt_in (B, T) = <bos> y_1 .. y_{T-1} -> logits (B, T, V)
         for y_1 .. y_T, and the attention weights (B, T, S) (None without attention)."""
-        self._check_ids(tgt_in, "tgt_in", self.config.tgt_vocab_size)
+        check_ids(tgt_in, "tgt_in", self.config.tgt_vocab_size, "(B, L)")
         if tgt_in.shape[0] != src.shape[0]:
             raise ValueError(f"src and tgt_in must have the same batch size, got {src.shape[0]} and {tgt_in.shape[0]}")
         s, memory = self._start(src)

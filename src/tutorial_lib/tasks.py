@@ -74,6 +74,27 @@ def bank_examples(n: int, filler_words: int = 3, seed: int = 0) -> list[BankExam
     return examples
 
 
+BANK_SENSE_LABELS = ("river", "money", "unknown")  # the classes of bank_senses
+
+
+def bank_senses(n: int, max_filler: int = 15, seed: int = 0) -> list[tuple[list[str], str]]:
+    """The bank task as classification: ``(words, sense)`` pairs (chapters 5, 6).
+
+    For every filler count 1..``max_filler``, ``n`` sentences of :func:`bank_examples` (seeded
+    ``seed + filler count``), each twice: as it is, labelled with its sense, and with its cue word
+    removed, labelled "unknown" (so a model cannot learn one sense and default to the other).
+    Every sentence ends with "bank". Returns 2 * n * max_filler pairs.
+    """
+    if isinstance(max_filler, bool) or not isinstance(max_filler, int) or max_filler < 1:
+        raise ValueError(f"max_filler must be a positive int, got {max_filler!r}")
+    out = []
+    for gap in range(1, max_filler + 1):
+        for e in bank_examples(n, gap, seed=seed + gap):
+            out.append((e.prompt.split(), e.sense))
+            out.append((e.prompt.split()[1:], "unknown"))  # the cue removed
+    return out
+
+
 def delayed_recall_vocab(num_symbols: int = 8) -> int:
     """Vocabulary size V of :func:`delayed_recall`: symbols, distractors and the query, 2K + 1 (chapter 3)."""
     if isinstance(num_symbols, bool) or not isinstance(num_symbols, int) or num_symbols < 2:

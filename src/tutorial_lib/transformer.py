@@ -31,6 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tutorial_lib.attention import dot_product_attention
+from tutorial_lib.sampling import greedy, sample_next
+from tutorial_lib.seq2seq import BOS, EOS
+from tutorial_lib.utils import check_ids
 
 __all__ = ["causal_mask", "padding_mask", "sinusoidal_positions", "MultiHeadAttention", "FeedForward",
            "EncoderLayer", "DecoderLayer", "copy_layer_from_torch", "TransformerConfig", "Embedding",
@@ -50,9 +53,7 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> Tensor:
 
 def padding_mask(ids: Tensor, pad_id: int = 0) -> Tensor:
     """ids (B, S) -> (B, 1, 1, S) bool, False on padding: broadcasts over heads and queries."""
-    if not isinstance(ids, Tensor) or ids.dtype != torch.long or ids.ndim != 2:
-        raise ValueError(f"ids must be a torch.long tensor (B, S), got {getattr(ids, 'shape', type(ids).__name__)}")
-    return (ids != pad_id)[:, None, None, :]
+    return (check_ids(ids, "ids", None, "(B, S)") != pad_id)[:, None, None, :]
 
 
 def sinusoidal_positions(T: int, C: int) -> Tensor:
@@ -248,12 +249,9 @@ class Embedding(nn.Module):
             self.register_buffer("positions", sinusoidal_positions(c.block_size, c.n_embd), persistent=False)
 
     def forward(self, ids: Tensor) -> Tensor:
-        if not isinstance(ids, Tensor) or ids.dtype != torch.long or ids.ndim != 2 or ids.numel() == 0:
-            raise ValueError(f"ids must be a torch.long tensor (B, T), got {getattr(ids, 'shape', type(ids).__name__)}")
+        check_ids(ids, "ids", self.vocab_size)
         if ids.shape[1] > self.block_size:
             raise ValueError(f"ids has T = {ids.shape[1]} positions, more than block_size = {self.block_size}")
-        if ids.min() < 0 or ids.max() >= self.vocab_size:
-            raise ValueError(f"ids must lie in [0, {self.vocab_size})")
         return self.tokens(ids) + self.positions[: ids.shape[1]]  # (B, T, C) + (T, C)
 
 
@@ -320,8 +318,6 @@ class GPT(nn.Module):
         :func:`tutorial_lib.sampling.sample_next`; ``temperature=0`` takes the argmax instead
         (greedy decoding, the limit of ever smaller temperatures).
         """
-        from tutorial_lib.sampling import greedy, sample_next  # sampling is chapter 2's module
-
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError(f"length must be an integer >= 0, got {length!r}")
         if not isinstance(prompt, Tensor) or prompt.dtype != torch.long or prompt.ndim != 1 or len(prompt) == 0:
@@ -374,11 +370,11 @@ class EncoderDecoder(nn.Module):
         exercise of chapter 6, avoids that), so :func:`tutorial_lib.seq2seq.translate` works."""
         _positive_int(max_len, "max_len")
         memory, mask = self.encode(src)
-        y = torch.full((src.shape[0], 1), 1, dtype=torch.long, device=src.device)  # <bos> = 1
+        y = torch.full((src.shape[0], 1), BOS, dtype=torch.long, device=src.device)
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
         for _ in range(max_len):
             next_id = self.decode(y, memory, mask)[:, -1].argmax(dim=-1).masked_fill(done, self.pad_id)
-            done |= next_id == 2  # <eos> = 2
+            done |= next_id == EOS
             y = torch.cat([y, next_id[:, None]], dim=1)
             if done.all():  # every sentence has ended: the rest would be <pad>
                 break

@@ -184,3 +184,16 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float
             fn()
         times.append(t.elapsed)
     return statistics.median(times)
+
+
+def check_ids(ids: object, name: str, vocab_size: int | None, shape: str = "(B, T)") -> torch.Tensor:
+    """Check a batch of token ids: a 2-D, non-empty ``torch.long`` tensor with every id in
+    [0, vocab_size) (no range check when ``vocab_size`` is None). TypeError or ValueError naming
+    ``name`` and the expected ``shape``; returns ``ids`` (chapters 2-6)."""
+    if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
+        got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise TypeError(f"{name} must be a torch.long tensor of ids {shape}, got {got}")
+    if ids.ndim != 2 or ids.numel() == 0 or (vocab_size is not None and (ids.min() < 0 or ids.max() >= vocab_size)):
+        ids_range = "" if vocab_size is None else f" with ids in [0, {vocab_size})"
+        raise ValueError(f"{name} must have shape {shape}, non-empty,{ids_range} got shape {tuple(ids.shape)}")
+    return ids
