@@ -252,3 +252,34 @@ def test_copy_from_torch_rejects_mismatches():
         copy_from_torch(LSTM(D_X, D_H), nn.LSTM(D_X, D_H, bidirectional=True))
     with pytest.raises(ValueError, match="reset must be 'after'"):
         copy_from_torch(GRU(D_X, D_H), nn.GRU(D_X, D_H))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_recurrent_lm_fused_and_ours_agree(cell):
+    """RecurrentLM (chapter 7): built from the same seed, PyTorch's fused layer and our loop
+    start from the same recurrent weights (ours are copied from PyTorch's); with the output
+    layer copied too they give the same logits and gradients at every position."""
+    from tutorial_lib.gates import RecurrentLM
+
+    models, default = [], torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # built in float64: the bias sums of the copy are exact
+    try:
+        for fast in (True, False):
+            torch.manual_seed(3)
+            models.append(RecurrentLM(cell, vocab_size=11, hidden_size=8, embed_size=5, fast=fast))
+    finally:
+        torch.set_default_dtype(default)
+    models[1].head.load_state_dict(models[0].head.state_dict())  # created after the layer: other draws
+    torch.testing.assert_close(models[0].embedding.weight, models[1].embedding.weight)
+    idx = torch.randint(0, 11, (4, 7), generator=torch.Generator().manual_seed(0))
+    outs = [m(idx) for m in models]
+    assert outs[0].shape == (4, 7, 11)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-9, atol=1e-10)
+    for m, out in zip(models, outs):
+        out.square().sum().backward()
+    for a, b in ((models[0].embedding.weight, models[1].embedding.weight), (models[0].head.weight, models[1].head.weight)):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        RecurrentLM("transformer", 11)
+    with pytest.raises(ValueError, match="idx"):
+        models[0](torch.full((2, 3), 11))

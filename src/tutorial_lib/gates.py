@@ -29,6 +29,7 @@ recurrent half and two biases. Its ``nn.GRU`` differs from the seed in two ways:
 - ``rnn_param_count``, ``lstm_param_count``, ``gru_param_count``   §4.5 as formulas
 - ``SequenceClassifier``       embedding -> RNN, GRU or LSTM -> a class from the last state,
   for the long-range tasks; ``fast=True`` runs PyTorch's fused layers
+- ``RecurrentLM``              embedding -> RNN, GRU or LSTM -> next-token logits (chapter 7)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from tutorial_lib.rnn import copy_from_torch as _copy_rnn
 from tutorial_lib.utils import check_ids
 
 __all__ = ["LSTMCell", "GRUCell", "LSTM", "GRU", "copy_from_torch", "rnn_param_count",
-           "lstm_param_count", "gru_param_count", "CELLS", "SequenceClassifier"]
+           "lstm_param_count", "gru_param_count", "CELLS", "SequenceClassifier", "RecurrentLM"]
 
 CELLS = ("rnn", "gru", "lstm")
 
@@ -320,6 +321,23 @@ def gru_param_count(n: int, h: int, biases: int = 1) -> int:
     return 3 * rnn_param_count(n, h, biases)
 
 
+def _recurrent_layer(cell: str, d_x: int, d_h: int, fast: bool, forget_bias: float) -> nn.Module:
+    """One batch-first recurrent layer: PyTorch's fused one (fast) or ours with the same
+    weights; ``forget_bias`` as in :class:`SequenceClassifier`."""
+    torch_cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell]
+    ref = torch_cls(d_x, d_h, batch_first=True)  # the initial weights, in PyTorch's layout
+    if cell != "rnn":  # the keep gate is chunk 1 in both layouts: LSTM (i, f, g, o) and
+        with torch.no_grad():  # GRU (r, z, n), where PyTorch's z is the seed's 1 - z
+            ref.bias_ih_l0[d_h:2 * d_h].fill_(forget_bias)
+            ref.bias_hh_l0[d_h:2 * d_h].zero_()
+    if fast:
+        return ref
+    if cell == "rnn":
+        return _copy_rnn(RNN(d_x, d_h, batch_first=True), ref)
+    ours = LSTM(d_x, d_h, batch_first=True) if cell == "lstm" else GRU(d_x, d_h, batch_first=True, reset="after")
+    return copy_from_torch(ours, ref)
+
+
 class SequenceClassifier(nn.Module):
     """Embedding -> a recurrent layer -> a class from the last hidden state (chapter 4).
 
@@ -342,20 +360,7 @@ class SequenceClassifier(nn.Module):
         d_h, d_x = _check_size(hidden_size, "hidden_size"), _check_size(embed_size, "embed_size")
         self.hidden_size, self.embed_size = d_h, d_x
         self.embedding = nn.Embedding(vocab_size, d_x)  # ids -> x_t
-        torch_cls = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        ref = torch_cls(d_x, d_h, batch_first=True)  # the initial weights, in PyTorch's layout
-        if cell != "rnn":  # the keep gate is chunk 1 in both layouts: LSTM (i, f, g, o) and
-            with torch.no_grad():  # GRU (r, z, n), where PyTorch's z is the seed's 1 - z
-                ref.bias_ih_l0[d_h:2 * d_h].fill_(forget_bias)
-                ref.bias_hh_l0[d_h:2 * d_h].zero_()
-        if self.fast:
-            self.rnn = ref
-        elif cell == "rnn":
-            self.rnn = _copy_rnn(RNN(d_x, d_h, batch_first=True), ref)
-        else:
-            ours = LSTM(d_x, d_h, batch_first=True) if cell == "lstm" else GRU(d_x, d_h, batch_first=True,
-                                                                                reset="after")
-            self.rnn = copy_from_torch(ours, ref)
+        self.rnn = _recurrent_layer(cell, d_x, d_h, self.fast, forget_bias)
         self.head = nn.Linear(d_h, num_classes)  # last h_T -> logits
 
     def hidden_states(self, idx: Tensor) -> Tensor:
@@ -416,3 +421,31 @@ class SequenceClassifier(nn.Module):
         else:
             copy_from_torch(self.rnn, other.rnn)
         return self
+
+
+class RecurrentLM(nn.Module):
+    """A character language model: embedding -> RNN, GRU or LSTM -> next-token logits (chapter 7).
+
+    Chapter 2's :class:`tutorial_lib.rnn.CharRNN` with the recurrence swappable, for comparing
+    the three cells with the transformer at an equal compute budget. ``cell``, ``fast`` and
+    ``forget_bias`` as in :class:`SequenceClassifier`. Input: ids (B, T) long. Output: logits
+    (B, T, vocab_size), as ``train.lm_loss`` expects.
+    """
+
+    def __init__(self, cell: str, vocab_size: int, hidden_size: int = 256, embed_size: int = 64,
+                 fast: bool = True, forget_bias: float = 1.0) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        self.cell, self.fast = cell, bool(fast)
+        self.vocab_size = _check_size(vocab_size, "vocab_size")
+        d_h, d_x = _check_size(hidden_size, "hidden_size"), _check_size(embed_size, "embed_size")
+        self.hidden_size, self.embed_size = d_h, d_x
+        self.embedding = nn.Embedding(vocab_size, d_x)  # ids -> x_t
+        self.rnn = _recurrent_layer(cell, d_x, d_h, self.fast, forget_bias)
+        self.head = nn.Linear(d_h, vocab_size)  # h_t -> logits of token t + 1
+
+    def forward(self, idx: Tensor) -> Tensor:
+        """Next-token logits (B, T, vocab_size) for ids idx (B, T)."""
+        check_ids(idx, "idx", self.vocab_size)
+        return self.head(self.rnn(self.embedding(idx))[0])  # (B, T, d_x) -> (B, T, d_h) -> (B, T, V)
