@@ -202,3 +202,18 @@ def test_gpt_generate_is_seeded_crops_its_context_and_is_greedy_at_temperature_z
         model.generate(torch.tensor([], dtype=torch.long), 3)
     with pytest.raises(ValueError, match="temperature must be"):
         model.generate(prompt, 3, temperature=-1.0)
+
+
+def test_gpt_generates_a_batch_of_prompts_row_by_row():
+    torch.manual_seed(7)
+    model = transformer.GPT(TransformerConfig(vocab_size=9, block_size=6, n_layer=1, n_head=2, n_embd=8)).eval()
+    prompts = torch.tensor([[1, 2, 3], [4, 4, 0], [8, 7, 6]])  # (B, T0)
+    greedy = model.generate(prompts, 10, temperature=0)  # (B, 10)
+    assert greedy.shape == (3, 10)
+    for row, prompt in zip(greedy, prompts):  # each row is that prompt's own greedy rollout
+        assert torch.equal(row, model.generate(prompt, 10, temperature=0))
+    sampled = model.generate(prompts, 10, generator=torch.Generator().manual_seed(0))
+    assert sampled.shape == (3, 10)
+    assert torch.equal(sampled, model.generate(prompts, 10, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match=r"\(T0,\) or \(B, T0\)"):
+        model.generate(torch.zeros(2, 0, dtype=torch.long), 3)

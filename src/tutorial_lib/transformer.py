@@ -311,7 +311,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, prompt: Tensor, length: int, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """Sample ``length`` new ids (length,) after ``prompt`` (T0,) long (chapter 7).
+        """Sample ``length`` new ids after ``prompt`` (chapter 7): prompt (T0,) -> (length,), or a
+        batch of prompts (B, T0) -> (B, length), each row sampled independently.
 
         Each step runs the model on the last ``block_size`` ids (no cache: chapter 6's
         exercise adds one) and draws the next id with
@@ -320,14 +321,16 @@ class GPT(nn.Module):
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError(f"length must be an integer >= 0, got {length!r}")
-        if not isinstance(prompt, Tensor) or prompt.dtype != torch.long or prompt.ndim != 1 or len(prompt) == 0:
-            raise ValueError("prompt must be a non-empty torch.long tensor of ids (T0,)")
-        ids = prompt.to(self.head.weight.device)
+        if (not isinstance(prompt, Tensor) or prompt.dtype != torch.long or prompt.ndim not in (1, 2)
+                or prompt.shape[-1] == 0 or prompt.numel() == 0):
+            raise ValueError("prompt must be a non-empty torch.long tensor of ids (T0,) or (B, T0)")
+        ids = (prompt[None] if prompt.ndim == 1 else prompt).to(self.head.weight.device)  # (B, T0)
         for _ in range(length):
-            logits = self(ids[-self.config.block_size:][None])[0, -1]  # (V,) for the next position
+            logits = self(ids[:, -self.config.block_size:])[:, -1]  # (B, V) for the next position
             nxt = greedy(logits) if temperature == 0 else sample_next(logits, temperature, top_k, top_p, generator)
-            ids = torch.cat([ids, nxt.view(1)])
-        return ids[len(prompt):]  # (length,)
+            ids = torch.cat([ids, nxt[:, None]], dim=1)  # (B, t + 1)
+        new = ids[:, prompt.shape[-1]:]  # (B, length)
+        return new[0] if prompt.ndim == 1 else new
 
 
 class EncoderDecoder(nn.Module):
