@@ -376,3 +376,27 @@ def test_check_alignment_score(fn, hint, capsys):
     capsys.readouterr()
     feedback = check_alignment_score(fn)
     assert not feedback.ok and hint in feedback.message
+
+
+def _min_p(logits, p):
+    probs = torch.softmax(logits, dim=-1)
+    return logits.masked_fill(probs < p * probs.max(dim=-1, keepdim=True).values, float("-inf"))
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda l, p: l.masked_fill(torch.softmax(l, -1) < p, float("-inf")), "p * max"),
+    (lambda l, p: l.masked_fill(l < p * l.max(-1, keepdim=True).values, float("-inf")), "on probabilities"),
+    (lambda l, p: l.masked_fill(torch.softmax(l, -1) < p * torch.softmax(l, -1).max(-1, keepdim=True).values,
+                                0.0), "not to 0"),
+    (lambda l, p: l, "expected -inf"),
+    (lambda l, p: torch.softmax(_min_p(l, p), -1), "differs"),
+    (lambda l, p: None, "return"),
+])
+def test_check_min_p_filter(fn, hint, capsys):
+    from tutorial_lib.exercises import check_min_p_filter
+
+    assert check_min_p_filter(_min_p).ok
+    capsys.readouterr()
+    feedback = check_min_p_filter(fn)
+    assert not feedback.ok and hint in feedback.message
+    verdict(capsys, feedback)

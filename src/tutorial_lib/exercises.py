@@ -664,3 +664,40 @@ def check_alignment_score(fn: Callable[[np.ndarray, Sequence[int]], float]) -> F
     if not math.isclose(value, expected, abs_tol=1e-9):
         return _report(_fail(f"expected {expected:.4f}, got {value:.4f}."))
     return _report(_pass("the argmax of each row compared with the true alignment, 2 of 3 here."))
+
+
+# ---------------------------------------------------------------- chapter 7
+
+
+def check_min_p_filter(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Feedback:
+    """Chapter 7: check ``fn(logits, p) -> logits``, min-p filtering: keep every token whose
+    probability is at least ``p`` times the largest one, set the others' logits to -inf.
+
+    logits (B, V) with rows of different confidence; p in (0, 1].
+    """
+    logits = torch.tensor([[4.0, 2.0, 1.0, 0.5, -1.0, -3.0],  # a confident row
+                           [0.3, 0.2, 0.1, 0.0, -0.1, -0.2]])  # a flat one
+    p = 0.12
+    probs = torch.softmax(logits, dim=-1)
+    top = probs.max(dim=-1, keepdim=True).values
+
+    def cut(keep: torch.Tensor) -> torch.Tensor:
+        return logits.masked_fill(~keep, float("-inf"))
+
+    expected = cut(probs >= p * top)
+    mistakes = [
+        (cut(probs >= p), "compare each probability with p times the largest one (p * max), not with p itself."),
+        (cut(logits >= p * logits.max(dim=-1, keepdim=True).values),
+         "the threshold is on probabilities (softmax of the logits), not on the logits."),
+        (logits.masked_fill(probs < p * top, 0.0), "set the removed logits to -inf (their probability becomes 0), "
+         "not to 0 (a logit of 0 still has probability)."),
+    ]
+    got, error = _call(fn, "check_min_p_filter", "logits (2, 6), p = 0.12", logits.clone(), p)
+    if error is not None:
+        return _report(error)
+    for wrong, why in mistakes:
+        if isinstance(got, torch.Tensor) and got.shape == wrong.shape and torch.equal(got, wrong):
+            return _report(_fail(why))
+    feedback = _compare(got, expected, "the filtered logits", rtol=1e-6, atol=1e-6)
+    return _report(_pass("min-p keeps 2 of 6 tokens when the model is sure and all 6 when it is not.")
+                   if feedback.ok else feedback)
