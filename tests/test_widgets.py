@@ -134,3 +134,57 @@ def test_alignment_explorer_picks_an_example_and_redraws_fast():
     with pytest.raises(ValueError, match="non-empty"):
         widgets.alignment_explorer([])
     plt.close("all")
+
+
+@pytest.fixture
+def sampler():
+    import torch
+
+    from tutorial_lib.data import CharTokenizer
+    from tutorial_lib.transformer import GPT, TransformerConfig
+
+    torch.manual_seed(0)
+    tok = CharTokenizer("abcdefgh \n")
+    model = GPT(TransformerConfig(tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+    return model, tok
+
+
+def test_sampling_explorer_applies_each_rule(sampler):
+    import torch
+
+    model, tok = sampler
+    box = widgets.sampling_explorer(model, tok, prompt="abc", length=20)
+    assert box.redraws == 1 and "removed" not in box.bars.value  # τ = 1, no cut: every bar kept
+    assert box.bars.value.count("<tr>") == 1 + min(12, tok.vocab_size)  # header + top bars
+    first = box.sample.value
+    box.seed.value = 1  # another seed, another sample
+    assert box.redraws == 2 and box.sample.value != first
+    box.temperature.value = 0.0  # greedy: only the argmax is kept, the sample is the greedy rollout
+    greedy = tok.decode(model.generate(tok.encode_tensor("abc"), 20, temperature=0))
+    assert box.bars.value.count("removed") == tok.vocab_size - 1
+    assert greedy.replace(" ", "") in box.sample.value.replace(" ", "")
+    box.temperature.value = 1.0
+    box.top_k.value = 3
+    assert box.bars.value.count("removed") == tok.vocab_size - 3
+    box.top_k.value, box.top_p.value = 0, 0.05  # the smallest set reaching 5%: the top token alone
+    assert box.bars.value.count("removed") == tok.vocab_size - 1
+    box.prompt.value = "abcZ"  # a character the model has never seen: said, not raised
+    assert "prompt:" in box.sample.value and "Z" in box.sample.value
+    with torch.no_grad():
+        z = model(tok.encode_tensor("abc")[None])[0, -1]
+    assert f"{float(torch.softmax(z, -1).max()):.3f}" in box.bars.value  # the model's own numbers
+
+
+def test_sampling_explorer_rejects_bad_arguments_and_redraws_fast(sampler):
+    model, tok = sampler
+    with pytest.raises(ValueError, match="length must be an integer in"):
+        widgets.sampling_explorer(model, tok, length=0)
+    with pytest.raises(ValueError, match="prompt must be a non-empty string"):
+        widgets.sampling_explorer(model, tok, prompt="")
+    box = widgets.sampling_explorer(model, tok, prompt="abc", length=40)
+    seconds = []
+    for t in (0.5, 0.7, 0.9, 1.1, 1.3):
+        start = time.perf_counter()
+        box.temperature.value = t
+        seconds.append(time.perf_counter() - start)
+    assert statistics.median(seconds) < 0.2
