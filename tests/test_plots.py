@@ -232,6 +232,11 @@ def test_plot_curves_logx_ticks_every_measured_x_and_plot_matrix():
     fig = plots.plot_curves({"a": ([32, 64, 1024], [1, 2, 3])}, "T", "ms", "t", logx=True)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["32", "64", "1024"]
+    many = np.arange(1, 65)  # 64 points: matplotlib's decades, not 64 overlapping labels
+    ax = plots.plot_curves({"a": (many, 1 / many)}, "position", "loss", "t", logx=True).axes[0]
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and 1 <= t.get_position()[0] <= 64]
+    assert ax.get_xscale() == "log" and 1 <= len(labels) <= 4
     fig = plots.plot_matrix(np.array([[1.0, -2.0], [0.5, 0.0]]), "x", "y", "title")
     assert fig.axes[0].images[0].get_clim() == (-2.0, 2.0) and _labelled(fig.axes[0])
     with pytest.raises(ValueError, match="finite 2-D array"):

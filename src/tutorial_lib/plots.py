@@ -141,8 +141,9 @@ def plot_curves(
     """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
 
     ``hline`` adds a dashed grey horizontal reference line (e.g. a baseline loss),
-    labelled ``hline_label``. ``logy`` puts y on a log scale; ``logx`` puts x on a base-2 log
-    scale with a tick at every measured x (chapter 6). ``marker`` (e.g. "o") marks every
+    labelled ``hline_label``. ``logy`` puts y on a log scale; ``logx`` puts x on a log scale:
+    base 2 with a tick at every measured x when there are at most 12 (chapter 6), else base 10
+    with matplotlib's own ticks (chapter 7). ``marker`` (e.g. "o") marks every
     measured point. Returns the figure.
     """
     if not isinstance(curves, Mapping) or len(curves) == 0:
@@ -159,10 +160,14 @@ def plot_curves(
     if logy:
         ax.set_yscale("log")
     if logx:
-        ax.set_xscale("log", base=2)
         ticks = sorted({float(v) for _, (x, _) in curves.items() for v in x})
-        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
-        ax.xaxis.set_minor_locator(plt.NullLocator())
+        if len(ticks) <= 12:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+            ax.xaxis.set_minor_locator(plt.NullLocator())
+        else:  # a tick per point would overlap
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 10, not 10^1
     elif all(float(v).is_integer() for _, (x, _) in curves.items() for v in x):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no ticks between integer x
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
