@@ -108,3 +108,59 @@ def test_retrain_rebuilds_a_broken_checkpoint(copy, capsys):
     model, _, manifest = pretrained.load(copy, retrain=True, config=tiny)
     assert manifest["build"]["steps"] == 3 and model.config.n_embd == 16
     assert "truncated or altered" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- chapter 7's equal-budget baselines
+
+
+@pytest.fixture(scope="module")
+def budget_record():
+    return json.loads((pretrained.DATA_DIR / "budget.json").read_text(encoding="utf-8"))
+
+
+def test_baselines_share_one_budget_and_rank_as_recorded(budget_record):
+    from tutorial_lib import compute
+
+    V = budget_record["vocab_size"]
+    assert budget_record["budget_flops"] == pytest.approx(pretrained.budget_flops(V))
+    for name, entry in budget_record["models"].items():
+        per_token = compute.training_flops_per_token(pretrained.baseline_model(name, V), pretrained.BUDGET_CONTEXT)
+        spent = entry["steps"] * pretrained.BUDGET_BATCH * pretrained.BUDGET_CONTEXT * per_token
+        assert spent == pytest.approx(budget_record["budget_flops"], rel=0.005)  # the same budget, to a step
+    vals = {name: entry["val_nats_per_char"] for name, entry in budget_record["models"].items()}
+    assert sorted(vals, key=vals.get) == ["lstm", "rnn", "gpt"]  # what chapter 7 asserts
+
+
+@pytest.mark.parametrize("name", pretrained.BASELINE_FILES)
+def test_shipped_baselines_reproduce_their_recorded_loss(name, budget_record):
+    model, record = pretrained.load_baseline(name)
+    assert record == budget_record and not model.training
+    val = train.split_cross_entropy(model, data.load_char_data().val, block_size=pretrained.BUDGET_CONTEXT)
+    assert val == pytest.approx(budget_record["models"][name]["val_nats_per_char"], abs=1e-4)
+
+
+def test_a_corrupt_or_missing_baseline_says_so(tmp_path):
+    for f in ("budget_rnn.pt", "budget.json"):
+        shutil.copy(pretrained.DATA_DIR / f, tmp_path / f)
+    weights = tmp_path / "budget_rnn.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or altered"):
+        pretrained.load_baseline("rnn", tmp_path)
+    with pytest.raises(CheckpointError, match="budget_lstm.pt is missing"):
+        pretrained.load_baseline("lstm", tmp_path)
+    with pytest.raises(ValueError, match="name must be one of"):
+        pretrained.load_baseline("gpt", tmp_path)  # trained in the notebook, not shipped
+    (tmp_path / "budget.json").write_text("{", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="not a valid manifest"):
+        pretrained.load_baseline("rnn", tmp_path)
+
+
+def test_training_the_baselines_again_gives_the_recorded_numbers(tmp_path, budget_record):
+    """The recorded comparison is a measurement this test repeats (about 3 minutes on 2 cores)."""
+    again = pretrained.build_baselines(tmp_path, progress=False)
+    for name, entry in budget_record["models"].items():
+        assert again["models"][name]["steps"] == entry["steps"]
+        assert again["models"][name]["val_nats_per_char"] == pytest.approx(entry["val_nats_per_char"], abs=0.02)
+    for name in pretrained.BASELINE_FILES:
+        model, _ = pretrained.load_baseline(name, tmp_path)
+        assert isinstance(model, torch.nn.Module)

@@ -11,6 +11,12 @@ and ships the result inside the package, in ``tutorial_lib/data/``:
 ``load()`` checks the file against the manifest and the manifest against the code; anything
 wrong gives a :class:`CheckpointError` that says what, and how to rebuild. Nothing is ever
 downloaded.
+
+Chapter 7 also compares an RNN, an LSTM and a GPT trained on the same compute budget (7.4).
+The GPT trains in the notebook; the two recurrent models are trained by
+``python -m tutorial_lib.pretrained baselines`` (about 2 minutes) and shipped as
+``budget_rnn.pt``, ``budget_lstm.pt`` and ``budget.json`` (the numbers of all three runs).
+``load_baseline(name)`` loads one with the same checks; a test retrains them.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import data, train, utils
+from tutorial_lib import compute, data, train, utils
+from tutorial_lib.gates import RecurrentLM
 from tutorial_lib.transformer import GPT, TransformerConfig
 
-__all__ = ["BuildConfig", "CheckpointError", "DATA_DIR", "build", "load", "checkpoint_paths"]
+__all__ = ["BuildConfig", "CheckpointError", "DATA_DIR", "build", "load", "checkpoint_paths", "Baseline",
+           "BASELINES", "BUDGET_BATCH", "BUDGET_CONTEXT", "budget_flops", "baseline_model", "train_baseline",
+           "build_baselines", "load_baseline"]
 
 DATA_DIR = Path(__file__).parent / "data"
 NAME = "gpt_char"
@@ -174,6 +183,123 @@ def _load(directory: Path | str | None, device: torch.device | str | None) -> tu
     return model, tokenizer, manifest
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """One model of chapter 7's equal-budget comparison (batches of BUDGET_BATCH x BUDGET_CONTEXT)."""
+
+    kind: str  # "rnn", "lstm" (a gates.RecurrentLM) or "gpt" (a transformer.GPT)
+    width: int  # hidden size d_h, or the GPT's width C
+    lr: float  # peak learning rate, the best of two or three tried
+    n_layer: int = 1  # GPT layers (4 heads each)
+
+
+BUDGET_BATCH, BUDGET_CONTEXT = 16, 64  # windows per batch, characters per window
+BUDGET_GPT_STEPS = 1200  # the budget is what these steps of the GPT cost, by (7.4)
+BASELINES = {  # about 350k weights each
+    "rnn": Baseline("rnn", 512, 2e-3),
+    "lstm": Baseline("lstm", 256, 1e-2),
+    "gpt": Baseline("gpt", 96, 6e-3, n_layer=3),
+}
+BASELINE_FILES = ("rnn", "lstm")  # shipped weights; the GPT trains in the notebook
+
+
+def baseline_model(name: str, vocab_size: int) -> torch.nn.Module:
+    """A freshly initialised model of ``BASELINES[name]`` (seed it first for reproducibility)."""
+    if name not in BASELINES:
+        raise ValueError(f"name must be one of {sorted(BASELINES)}, got {name!r}")
+    b = BASELINES[name]
+    if b.kind == "gpt":
+        return GPT(TransformerConfig(vocab_size, block_size=BUDGET_CONTEXT, n_layer=b.n_layer, n_head=4,
+                                     n_embd=b.width, dropout=0.0))
+    return RecurrentLM(b.kind, vocab_size, hidden_size=b.width, embed_size=64)
+
+
+def budget_flops(vocab_size: int) -> float:
+    """The comparison's budget in FLOPs: BUDGET_GPT_STEPS steps of the GPT, by (7.4)."""
+    per_token = compute.training_flops_per_token(baseline_model("gpt", vocab_size), BUDGET_CONTEXT)
+    return BUDGET_GPT_STEPS * BUDGET_BATCH * BUDGET_CONTEXT * per_token
+
+
+def train_baseline(name: str, chars: data.CharData | None = None, progress: bool | None = None,
+                   evaluations: int = 12, device: torch.device | str | None = None
+                   ) -> tuple[torch.nn.Module, train.History]:
+    """Train ``BASELINES[name]`` on the budget (seed 0, AdamW, 5% warm-up, cosine decay) and
+    return the model (eval mode) and its history; ``evaluations`` validation points on the way.
+    On a GPU (``device``) the numbers differ a little from the CPU's recorded ones."""
+    chars = chars or data.load_char_data()
+    vocab = chars.tokenizer.vocab_size
+    utils.set_seed(0)
+    model = baseline_model(name, vocab).to(device or "cpu")
+    per_token = compute.training_flops_per_token(model, BUDGET_CONTEXT)
+    steps = compute.steps_for_budget(budget_flops(vocab), per_token, BUDGET_BATCH, BUDGET_CONTEXT)
+    gen = torch.Generator().manual_seed(0)
+
+    def get_batch(split: str):
+        return data.get_batch(chars.train if split == "train" else chars.val, BUDGET_BATCH, BUDGET_CONTEXT,
+                              generator=gen)
+
+    config = train.TrainConfig(steps=steps, lr=BASELINES[name].lr, warmup=steps // 20,
+                               eval_every=max(1, steps // evaluations), eval_batches=8, progress=progress)
+    history = train.train(model, get_batch, config)
+    return model.eval(), history
+
+
+def _baseline_paths(directory: Path | str | None, name: str) -> tuple[Path, Path]:
+    d = Path(directory) if directory is not None else DATA_DIR
+    return d / f"budget_{name}.pt", d / "budget.json"
+
+
+def build_baselines(directory: Path | str | None = None, progress: bool | None = None) -> dict:
+    """Train the three models of the comparison, write the two recurrent ones and the numbers
+    of all three (``budget.json``); returns that manifest. About 2 minutes on 2 CPU cores."""
+    chars = data.load_char_data()
+    manifest = {"budget_flops": budget_flops(chars.tokenizer.vocab_size), "vocab_size": chars.tokenizer.vocab_size,
+                "batch_size": BUDGET_BATCH,
+                "context": BUDGET_CONTEXT, "corpus_fingerprint": data.corpus_fingerprint(chars.text),
+                "torch": torch.__version__, "models": {}}
+    for name in BASELINES:
+        model, history = train_baseline(name, chars, progress)
+        entry = {"baseline": asdict(BASELINES[name]), "steps": history.val_steps[-1],
+                 "flops_per_token": compute.training_flops_per_token(model, BUDGET_CONTEXT),
+                 "val_nats_per_char": round(train.split_cross_entropy(model, chars.val, BUDGET_CONTEXT), 6),
+                 "train_seconds": round(history.seconds, 1),
+                 "val_curve": [[s, round(v, 4)] for s, v in zip(history.val_steps, history.val_loss)]}
+        if name in BASELINE_FILES:
+            weights, _ = _baseline_paths(directory, name)
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), weights)
+            entry["sha256"] = _sha256(weights)
+        manifest["models"][name] = entry
+    _baseline_paths(directory, "rnn")[1].write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def load_baseline(name: str, directory: Path | str | None = None) -> tuple[torch.nn.Module, dict]:
+    """A shipped recurrent model of the comparison (eval mode) and the comparison's manifest."""
+    if name not in BASELINE_FILES:
+        raise ValueError(f"name must be one of {BASELINE_FILES} (the GPT is trained in chapter 7), got {name!r}")
+    weights, manifest_path = _baseline_paths(directory, name)
+    again = "python -m tutorial_lib.pretrained baselines"
+    for path in (weights, manifest_path):
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing; rebuild it with `{again}` (about 2 minutes)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        recorded, vocab = manifest["models"][name]["sha256"], int(manifest["vocab_size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{again}`") from None
+    if _sha256(weights) != recorded:
+        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {manifest_path.name}: the file "
+                              f"is truncated or altered; rebuild it with `{again}`")
+    model = baseline_model(name, vocab)
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as exc:
+        raise CheckpointError(f"{weights} could not be loaded into {BASELINES[name]} "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0]}); rebuild with `{again}`") from None
+    return model.eval(), manifest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib.pretrained",
                                      description="Build or check the book's pretrained character GPT.")
@@ -182,11 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--steps", type=int, default=BuildConfig.steps)
     b.add_argument("--dir", type=Path, default=None, help="where to write (default: the package's data)")
     sub.add_parser("check", help="load the shipped model and print its manifest's numbers")
+    sub.add_parser("baselines", help="train chapter 7's equal-budget RNN, LSTM and GPT; write budget_*")
     args = parser.parse_args(argv)
     if args.command == "build":
         manifest = build(BuildConfig(steps=args.steps), args.dir)
         print(f"validation: {manifest['val_nats_per_char']:.4f} nats/char after {args.steps} steps, "
               f"{manifest['train_seconds']:.0f} s; wrote {checkpoint_paths(args.dir)[0]}")
+        return 0
+    if args.command == "baselines":
+        manifest = build_baselines()
+        for name, entry in manifest["models"].items():
+            print(f"{name}: {entry['steps']} steps, {entry['train_seconds']:.0f} s, "
+                  f"validation {entry['val_nats_per_char']:.4f} nats/char")
         return 0
     model, _, manifest = load()
     print(f"{utils.count_parameters(model):,} parameters; validation {manifest['val_nats_per_char']:.4f} "
