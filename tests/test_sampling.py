@@ -121,3 +121,21 @@ def test_a_vanishing_temperature_is_greedy():
     logits = torch.randn(50, 30, generator=torch.Generator().manual_seed(8))
     ids = sample_next(logits, temperature=1e-4, generator=torch.Generator().manual_seed(0))
     assert torch.equal(ids, greedy(logits))
+
+
+def test_filtered_distributions_sum_to_one_and_top_p_is_the_smallest_set():
+    """Chapter 7's rules, on random rows: what is left is a distribution, and top-p keeps the
+    smallest set of most likely tokens whose mass reaches p."""
+    logits = 3 * torch.randn(200, 40, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    for filtered in (apply_temperature(logits, 0.3), top_k_filter(logits, 7), top_p_filter(logits, 0.9),
+                     top_p_filter(top_k_filter(apply_temperature(logits, 1.7), 10), 0.5)):
+        probs = torch.softmax(filtered, dim=-1)
+        torch.testing.assert_close(probs.sum(-1), torch.ones(200, dtype=torch.float64), rtol=0, atol=1e-12)
+    for p in (0.2, 0.6, 0.95):
+        kept = torch.isfinite(top_p_filter(logits, p))  # (200, 40)
+        probs = torch.softmax(logits, dim=-1)
+        mass = (probs * kept).sum(-1)
+        weakest = probs.masked_fill(~kept, math.inf).min(-1).values  # least likely kept token
+        assert (mass >= p - 1e-9).all() and (mass - weakest < p).all()  # enough, and no smaller set
+        strongest_dropped = probs.masked_fill(kept, -math.inf).max(-1).values
+        assert (weakest >= strongest_dropped).all()  # the most likely ones
