@@ -134,7 +134,7 @@ def _check_page(browser, server: str, built: Path, page_path: Path, scheme: str 
     html = page_path.read_text(encoding="utf-8")
     try:
         if 'class="math' in html:  # MathJax turns every formula into an mjx-container
-            page.wait_for_selector("mjx-container", timeout=30_000)
+            page.wait_for_selector("mjx-container", state="attached", timeout=30_000)  # some sit in hidden menus
         if "application/vnd.jupyter.widget-state+json" in html:
             page.wait_for_selector(".jupyter-widgets .widget-slider, .jupyter-widgets input, .widget-hslider, "
                                    ".jupyter-widgets select, .widget-dropdown", timeout=30_000)
