@@ -153,13 +153,16 @@ def alignment_explorer(examples: list[dict[str, Any]], description: str = "sente
 
 def _bars_html(probs: Any, kept: Any, labels: list[str], top: int) -> str:
     """An HTML bar chart of the ``top`` largest ``probs`` (V,): kept tokens in colour with their
-    renormalised probability, removed ones grey. Drawn by the browser: no matplotlib redraw."""
+    renormalised probability, removed ones grey with their original one; the longest bar fills
+    the column. Drawn by the browser: no matplotlib redraw."""
     order = np.argsort(-probs, kind="stable")[:top]
+    shown = np.where(kept > 0, kept, probs)  # a removed token's bar shows what it had
+    longest = float(shown[order].max())  # the longest bar fills the cell
     rows = []
     for i in order:
         colour = PALETTE[0] if kept[i] > 0 else "#bbbbbb"
         share = f"{kept[i]:.3f}" if kept[i] > 0 else "removed"
-        width = max(1.0, 100 * float(kept[i] if kept[i] > 0 else probs[i]))
+        width = max(1.0, 100 * float(shown[i]) / longest)
         rows.append(f"<tr><td style='font-family:monospace;padding-right:6px'>{labels[i]}</td>"
                     f"<td style='width:260px'><div style='background:{colour};height:12px;width:{width:.1f}%'>"
                     f"</div></td><td style='font-family:monospace;padding-left:6px'>{probs[i]:.3f} &rarr; "
