@@ -11,12 +11,13 @@ export PYTHONHASHSEED = 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv vendor book test unit nbval execute lab clean
+.PHONY: help venv vendor book test unit nbval execute bench lab clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book into _build/html"
 	@echo "make test     set up .venv and run every test (unit, hygiene, nbval, book build)"
 	@echo "make execute  re-execute every notebook in place, in fresh kernels"
+	@echo "make bench    time every notebook (median of REPEATS=3), the matmul peak, the GPT step"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make clean    remove _build and caches (keeps .venv)"
 
@@ -51,6 +52,11 @@ nbval: $(STAMP)
 
 execute: $(STAMP)
 	$(BIN)/python -m tutorial_lib.book execute $(NOTEBOOKS)
+
+# Not part of `make test`: about 3 x 8 minutes on 2 CPU cores. Writes _build/bench.json.
+REPEATS ?= 3
+bench: $(STAMP)
+	$(BIN)/python -m tutorial_lib.bench $(NOTEBOOKS) --repeats $(REPEATS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -83,8 +83,9 @@ def refresh_setup_cell(nb, source: str) -> None:
             tags.append(tag)
 
 
-def execute(path: Path, timeout: int = 600) -> float:
-    """Execute one notebook in place in a fresh kernel; return the wall time in seconds."""
+def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
+    """Execute one notebook in a fresh kernel and save it in place (``write=False``: leave the
+    file alone, as ``make bench`` does); return the wall time in seconds."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -92,7 +93,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     # Committed outputs carry no progress bars: the kernel inherits this from our environment.
     os.environ["TUTORIAL_LIB_PROGRESS"] = "0"
     nb = nbformat.read(path, as_version=4)
-    refresh_setup_cell(nb, setup_cell_source(path.parent))
+    if write:  # a saved notebook gets the current setup cell; an unsaved run times it as committed
+        refresh_setup_cell(nb, setup_cell_source(path.parent))
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -104,7 +106,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    nbformat.write(nb, path)
+    if write:
+        nbformat.write(nb, path)
     return seconds
 
 
