@@ -115,3 +115,50 @@ def test_bank_senses_pairs_each_sentence_with_its_cueless_copy():
     assert [len(w) for w, _ in pairs[::6]] == [3, 4, 5, 6]  # cue + fillers + "bank"
     with pytest.raises(ValueError, match="max_filler"):
         bank_senses(2, max_filler=0)
+
+
+# ---------------------------------------------------------------- chapter 8: rules in context
+
+
+@pytest.mark.parametrize("kind", ["random", "shift", "copy", "reverse"])
+def test_rule_sequences_follow_one_rule_each(kind):
+    from tutorial_lib.tasks import rule_sequences
+
+    b = rule_sequences(300, pairs=12, num_symbols=6, kind=kind, seed=1)
+    assert b.xs.shape == b.ys.shape == (300, 12) and b.rules.shape == (300, 6)
+    assert torch.equal(b.ys, b.rules.gather(1, b.xs))  # every example obeys its sequence's rule
+    assert (b.rules.sort(dim=1).values == torch.arange(6)).all()  # each rule is a permutation
+    expected = {"copy": torch.arange(6), "reverse": torch.arange(6).flip(0)}
+    if kind in expected:
+        assert (b.rules == expected[kind]).all()
+    if kind == "shift":
+        shift = (b.rules[:, :1] - 0) % 6
+        assert ((torch.arange(6) + shift) % 6 == b.rules).all() and (shift > 0).all()
+    if kind == "random":
+        assert len({tuple(r) for r in b.rules.tolist()}) > 200  # 300 draws of 720 rules: about 246 distinct
+
+
+def test_rule_sequences_repeat_earlier_inputs_as_often_as_asked():
+    from tutorial_lib.tasks import rule_sequences
+
+    for repeat in (0.0, 0.7, 1.0):
+        b = rule_sequences(2000, pairs=10, num_symbols=8, repeat=repeat, seed=2)
+        seen = torch.stack([(b.xs[:, :k] == b.xs[:, k:k + 1]).any(1) for k in range(1, 10)], 1).float()
+        # a repeat is always seen; a uniform draw hits one of the distinct earlier symbols
+        distinct = torch.stack([torch.tensor([len(set(r)) for r in b.xs[:, :k].tolist()]) for k in range(1, 10)], 1)
+        expected = repeat + (1 - repeat) * distinct.float().mean(0) / 8  # (9,)
+        assert torch.allclose(seen.mean(0), expected, atol=0.03)
+    a, b = rule_sequences(5, seed=3), rule_sequences(5, seed=3)
+    assert torch.equal(a.xs, b.xs) and torch.equal(a.rules, b.rules)
+
+
+def test_rule_text_and_bad_input():
+    from tutorial_lib.tasks import RuleBatch, rule_sequences, rule_text
+
+    b = RuleBatch(xs=torch.tensor([[0, 2, 0]]), ys=torch.tensor([[2, 1, 2]]), rules=torch.tensor([[2, 0, 1]]))
+    assert rule_text(b) == ["aC cB aC"] and rule_text(b, arrow=">", sep=",") == ["a>C,c>B,a>C"]
+    for kwargs, match in (({"n": 0}, "n must be"), ({"n": 2, "pairs": 0}, "pairs must be"),
+                          ({"n": 2, "num_symbols": 9}, "num_symbols must be"), ({"n": 2, "repeat": 1.5}, "repeat must"),
+                          ({"n": 2, "kind": "sort"}, "kind must be one of")):
+        with pytest.raises(ValueError, match=match):
+            rule_sequences(**kwargs)

@@ -229,3 +229,63 @@ def toy_translation(n: int, min_len: int = 2, max_len: int = 20, bank_fraction: 
             alignment.append(len(source) - 1)
         pairs.append(TranslationPair(source, target, alignment, cue))
     return pairs
+
+
+# ---------------------------------------------------------------- chapter 8: rules in context
+
+RULE_INPUTS, RULE_OUTPUTS = "abcdefgh", "ABCDEFGH"  # x is a lower-case letter, f(x) upper case
+RULE_KINDS = ("random", "shift", "copy", "reverse")
+
+
+@dataclass
+class RuleBatch:
+    """Sequences of examples x -> f(x), each sequence under its own hidden rule f (chapter 8)."""
+
+    xs: Tensor     # (n, pairs) long: the input symbol of each example, 0..K-1
+    ys: Tensor     # (n, pairs) long: its output f(x), 0..K-1
+    rules: Tensor  # (n, K) long: the rule of each sequence, x -> rules[x] (a permutation)
+
+
+def rule_sequences(n: int, pairs: int = 16, num_symbols: int = 8, repeat: float = 0.7, kind: str = "random",
+                   seed: int = 0) -> RuleBatch:
+    """``n`` sequences of ``pairs`` examples, each under a rule that only its examples reveal.
+
+    ``kind``: "random" (a random permutation of the K symbols), "shift" (x -> x + s mod K with a
+    random s in 1..K-1), "copy" (x -> x) or "reverse" (x -> K-1-x). Each example's x repeats the
+    x of a uniformly chosen earlier example with probability ``repeat``, else is drawn uniformly:
+    repeats are what make the answer inferable from the context (bursty sequences, in which
+    in-context learning appears when training, Chan et al. 2022).
+    """
+    for value, name in ((n, "n"), (pairs, "pairs")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(num_symbols, bool) or not isinstance(num_symbols, int) or not 2 <= num_symbols <= len(RULE_INPUTS):
+        raise ValueError(f"num_symbols must be an integer in [2, {len(RULE_INPUTS)}], got {num_symbols!r}")
+    if not 0 <= repeat <= 1:
+        raise ValueError(f"repeat must be a probability in [0, 1], got {repeat!r}")
+    if kind not in RULE_KINDS:
+        raise ValueError(f"kind must be one of {RULE_KINDS}, got {kind!r}")
+    K = num_symbols
+    g = torch.Generator().manual_seed(seed)
+    symbols = torch.arange(K).expand(n, K)  # (n, K)
+    if kind == "random":
+        rules = torch.argsort(torch.rand(n, K, generator=g), dim=1)
+    elif kind == "shift":
+        rules = (symbols + torch.randint(1, K, (n, 1), generator=g)) % K
+    elif kind == "copy":
+        rules = symbols.clone()
+    else:
+        rules = (K - 1 - symbols).clone()
+    xs = torch.randint(0, K, (n, pairs), generator=g)
+    for k in range(1, pairs):  # with probability `repeat`, x_k = x_j for a random j < k
+        j = (torch.rand(n, generator=g) * k).long()  # (n,) in 0..k-1
+        again = torch.rand(n, generator=g) < repeat
+        xs[:, k] = torch.where(again, xs.gather(1, j[:, None])[:, 0], xs[:, k])
+    return RuleBatch(xs=xs, ys=rules.gather(1, xs), rules=rules)
+
+
+def rule_text(batch: RuleBatch, arrow: str = "", sep: str = " ") -> list[str]:
+    """The sequences as text, e.g. "aC bA aC" (``arrow`` between x and f(x), ``sep`` between
+    examples), for a character-level model and for reading."""
+    return [sep.join(f"{RULE_INPUTS[x]}{arrow}{RULE_OUTPUTS[y]}" for x, y in zip(xr.tolist(), yr.tolist()))
+            for xr, yr in zip(batch.xs, batch.ys)]
