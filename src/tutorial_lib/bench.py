@@ -19,7 +19,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,29 +27,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from tutorial_lib import compute, data, gates, rnn, transformer
+from tutorial_lib.utils import time_call
 from tutorial_lib.attention import dot_product_attention
 from tutorial_lib.transformer import GPT, TransformerConfig
 
-__all__ = ["NOTEBOOK_BUDGET_S", "BOOK_BUDGET_S", "PEAK_FRACTION", "median_seconds", "matmul_peak", "gpt_step",
+__all__ = ["NOTEBOOK_BUDGET_S", "BOOK_BUDGET_S", "PEAK_FRACTION", "matmul_peak", "gpt_step",
            "module_ratios", "time_notebooks", "run"]
 
 NOTEBOOK_BUDGET_S = 90.0  # each notebook on 2 CPU cores (DESIGN.md)
 BOOK_BUDGET_S = 600.0  # the whole book
 PEAK_FRACTION = 0.40  # a transformer training step should reach this share of the matmul peak
-
-
-def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones."""
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
@@ -61,7 +47,7 @@ def matmul_peak(n: int = 1024, repeats: int = 10) -> float:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
-    return 2 * n**3 / median_seconds(lambda: a @ b, repeats=repeats, warmup=2)
+    return 2 * n**3 / time_call(lambda: a @ b, repeats=repeats, warmup=2)
 
 
 def gpt_step(config: TransformerConfig, batch_size: int, context: int, steps: int = 10) -> dict:
@@ -81,7 +67,7 @@ def gpt_step(config: TransformerConfig, batch_size: int, context: int, steps: in
         loss.backward()
         optimizer.step()
 
-    seconds = median_seconds(step, repeats=steps, warmup=2)
+    seconds = time_call(step, repeats=steps, warmup=2)
     flops = compute.training_flops_per_token(model, context) * batch_size * context
     return {"weights": sum(p.numel() for p in model.parameters()), "batch": batch_size, "context": context,
             "step_ms": 1000 * seconds, "flops_per_s": flops / seconds}
@@ -116,8 +102,8 @@ def module_ratios(repeats: int = 5) -> dict[str, dict[str, float]]:
     pairs["multi-head attention (6.2)"] = (lambda: ours_mha(x)[0], lambda: theirs_mha(x, x, x)[0])
     out = {}
     for name, (ours_fn, theirs_fn) in pairs.items():
-        ours_s = median_seconds(_fwd_bwd(ours_fn), repeats=repeats)
-        theirs_s = median_seconds(_fwd_bwd(theirs_fn), repeats=repeats)
+        ours_s = time_call(_fwd_bwd(ours_fn), repeats=repeats)
+        theirs_s = time_call(_fwd_bwd(theirs_fn), repeats=repeats)
         out[name] = {"ours_ms": 1000 * ours_s, "pytorch_ms": 1000 * theirs_s, "ratio": ours_s / theirs_s}
     return out
 
