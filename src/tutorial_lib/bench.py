@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from tutorial_lib import compute, data, gates, rnn, transformer
-from tutorial_lib.utils import time_call
 from tutorial_lib.attention import dot_product_attention
 from tutorial_lib.transformer import GPT, TransformerConfig
+from tutorial_lib.utils import time_call
 
 __all__ = ["NOTEBOOK_BUDGET_S", "BOOK_BUDGET_S", "PEAK_FRACTION", "matmul_peak", "gpt_step",
            "module_ratios", "time_notebooks", "run"]
