@@ -76,15 +76,22 @@ def test_fast_attention_equals_the_teaching_version():
     torch.testing.assert_close(slow.last_weights, weights.detach())
 
 
+LAYER_C, LAYER_H, LAYER_FFN = 16, 4, 40  # the layer tests' width, heads, FFN width
+
+
+def _layer_pair(ours_cls, theirs_cls, norm_first, seed):
+    """PyTorch's layer in float64 (seeded) and ours with its weights copied across."""
+    torch.manual_seed(seed)
+    theirs = theirs_cls(LAYER_C, LAYER_H, LAYER_FFN, dropout=0.0, batch_first=True, norm_first=norm_first,
+                        dtype=torch.float64)
+    ours = ours_cls(LAYER_C, LAYER_H, LAYER_FFN, norm_first=norm_first).double()
+    return transformer.copy_layer_from_torch(ours, theirs), theirs
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_encoder_layer_matches_nn_transformerencoderlayer(norm_first):
-    torch.manual_seed(2)
-    C, H, F_ = 16, 4, 40
-    theirs = nn.TransformerEncoderLayer(C, H, F_, dropout=0.0, batch_first=True, norm_first=norm_first,
-                                        dtype=torch.float64)
-    ours = transformer.copy_layer_from_torch(
-        transformer.EncoderLayer(C, H, F_, norm_first=norm_first).double(), theirs)
-    x = torch.randn(2, 6, C, dtype=torch.float64, requires_grad=True)
+    ours, theirs = _layer_pair(transformer.EncoderLayer, nn.TransformerEncoderLayer, norm_first, seed=2)
+    x = torch.randn(2, 6, LAYER_C, dtype=torch.float64, requires_grad=True)
     pad = torch.zeros(2, 6, dtype=torch.bool)
     pad[1, 4:] = True  # PyTorch: True = padding
     out = ours(x, (~pad)[:, None, None, :])
@@ -96,14 +103,9 @@ def test_encoder_layer_matches_nn_transformerencoderlayer(norm_first):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer_matches_nn_transformerdecoderlayer(norm_first):
-    torch.manual_seed(3)
-    C, H, F_ = 16, 4, 40
-    theirs = nn.TransformerDecoderLayer(C, H, F_, dropout=0.0, batch_first=True, norm_first=norm_first,
-                                        dtype=torch.float64)
-    ours = transformer.copy_layer_from_torch(
-        transformer.DecoderLayer(C, H, F_, norm_first=norm_first).double(), theirs)
-    y = torch.randn(2, 5, C, dtype=torch.float64, requires_grad=True)
-    memory = torch.randn(2, 7, C, dtype=torch.float64, requires_grad=True)
+    ours, theirs = _layer_pair(transformer.DecoderLayer, nn.TransformerDecoderLayer, norm_first, seed=3)
+    y = torch.randn(2, 5, LAYER_C, dtype=torch.float64, requires_grad=True)
+    memory = torch.randn(2, 7, LAYER_C, dtype=torch.float64, requires_grad=True)
     pad = torch.zeros(2, 7, dtype=torch.bool)
     pad[0, 5:] = True
     causal = transformer.causal_mask(5)
