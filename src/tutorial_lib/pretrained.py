@@ -14,7 +14,7 @@ downloaded.
 
 Chapter 7 also compares an RNN, an LSTM and a GPT trained on the same compute budget (7.4).
 The GPT trains in the notebook; the two recurrent models are trained by
-``python -m tutorial_lib.pretrained baselines`` (about 2 minutes) and shipped as
+``python -m tutorial_lib.pretrained baselines`` (about 3 minutes) and shipped as
 ``budget_rnn.pt``, ``budget_lstm.pt`` and ``budget.json`` (the numbers of all three runs).
 ``load_baseline(name)`` loads one with the same checks; a test retrains them.
 """
@@ -149,28 +149,38 @@ def load(directory: Path | str | None = None, device: torch.device | str | None 
         return _load(directory, device)
 
 
+def _require(paths: tuple[Path, ...], rebuild: str, takes: str) -> None:
+    for path in paths:
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing; rebuild it with `{rebuild}` ({takes})")
+
+
+def _load_weights(model: torch.nn.Module, weights: Path, sha256: object, manifest_path: Path, what: str,
+                  rebuild: str) -> torch.nn.Module:
+    """Check ``weights`` against the manifest's SHA-256, then load them into ``model`` (weights
+    only); any failure is a :class:`CheckpointError` that says what and how to rebuild."""
+    if _sha256(weights) != sha256:
+        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {manifest_path.name}: the file "
+                              f"is truncated or altered; rebuild it with `{rebuild}`")
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as exc:  # a pickle or shape error, said in one line
+        raise CheckpointError(f"{weights} could not be loaded into {what} "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0]}); rebuild with `{rebuild}`") from None
+    return model
+
+
 def _load(directory: Path | str | None, device: torch.device | str | None) -> tuple[GPT, data.CharTokenizer, dict]:
     weights, manifest_path = checkpoint_paths(directory)
-    for path in (weights, manifest_path):
-        if not path.is_file():
-            raise CheckpointError(f"the pretrained model's file {path} is missing; rebuild it with `{REBUILD}` "
-                                  "(about 18 minutes on 2 CPU cores)")
+    _require((weights, manifest_path), REBUILD, "about 18 minutes on 2 CPU cores")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         model_config = TransformerConfig(**manifest["model"])
         chars = manifest["chars"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{REBUILD}`") from None
-    if _sha256(weights) != manifest.get("sha256"):
-        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {manifest_path.name}: the file "
-                              f"is truncated or altered; rebuild it with `{REBUILD}`")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model = GPT(model_config)
-        model.load_state_dict(state)
-    except Exception as exc:  # a pickle or shape error, said in one line
-        raise CheckpointError(f"{weights} could not be loaded into the GPT of {manifest_path.name} "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0]}); rebuild with `{REBUILD}`") from None
+    model = _load_weights(GPT(model_config), weights, manifest.get("sha256"), manifest_path,
+                          f"the GPT of {manifest_path.name}", REBUILD)
     tokenizer = data.CharTokenizer(chars)
     text = data.load_corpus()
     if data.corpus_fingerprint(text) != manifest.get("corpus_fingerprint"):
@@ -245,13 +255,14 @@ def train_baseline(name: str, chars: data.CharData | None = None, progress: bool
 
 
 def _baseline_paths(directory: Path | str | None, name: str) -> tuple[Path, Path]:
+    """(weights of ``name``, the comparison's manifest) in ``directory`` (default: package data)."""
     d = Path(directory) if directory is not None else DATA_DIR
     return d / f"budget_{name}.pt", d / "budget.json"
 
 
 def build_baselines(directory: Path | str | None = None, progress: bool | None = None) -> dict:
     """Train the three models of the comparison, write the two recurrent ones and the numbers
-    of all three (``budget.json``); returns that manifest. About 2 minutes on 2 CPU cores."""
+    of all three (``budget.json``); returns that manifest. About 3 minutes on 2 CPU cores."""
     chars = data.load_char_data()
     manifest = {"budget_flops": budget_flops(chars.tokenizer.vocab_size), "vocab_size": chars.tokenizer.vocab_size,
                 "batch_size": BUDGET_BATCH,
@@ -270,7 +281,8 @@ def build_baselines(directory: Path | str | None = None, progress: bool | None =
             torch.save(model.state_dict(), weights)
             entry["sha256"] = _sha256(weights)
         manifest["models"][name] = entry
-    _baseline_paths(directory, "rnn")[1].write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    manifest_path = _baseline_paths(directory, BASELINE_FILES[0])[1]
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -280,23 +292,13 @@ def load_baseline(name: str, directory: Path | str | None = None) -> tuple[torch
         raise ValueError(f"name must be one of {BASELINE_FILES} (the GPT is trained in chapter 7), got {name!r}")
     weights, manifest_path = _baseline_paths(directory, name)
     again = "python -m tutorial_lib.pretrained baselines"
-    for path in (weights, manifest_path):
-        if not path.is_file():
-            raise CheckpointError(f"{path} is missing; rebuild it with `{again}` (about 2 minutes)")
+    _require((weights, manifest_path), again, "about 3 minutes")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         recorded, vocab = manifest["models"][name]["sha256"], int(manifest["vocab_size"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{again}`") from None
-    if _sha256(weights) != recorded:
-        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {manifest_path.name}: the file "
-                              f"is truncated or altered; rebuild it with `{again}`")
-    model = baseline_model(name, vocab)
-    try:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    except Exception as exc:
-        raise CheckpointError(f"{weights} could not be loaded into {BASELINES[name]} "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0]}); rebuild with `{again}`") from None
+    model = _load_weights(baseline_model(name, vocab), weights, recorded, manifest_path, str(BASELINES[name]), again)
     return model.eval(), manifest
 
 
