@@ -210,8 +210,7 @@ def sampling_explorer(model: Any, tokenizer: Any, prompt: str = "The ", length: 
     box.prompt, box.temperature, box.top_k, box.top_p, box.seed = text, temperature, top_k, top_p, seed_box
     box.bars, box.sample, box.redraws = bars, sample, 0
     device = next(model.parameters()).device
-    labels = [repr(c)[1:-1] or " " for c in tokenizer.chars]  # '\n' shown as \n
-    labels = ["␣" if c == " " else label for c, label in zip(tokenizer.chars, labels)]
+    labels = ["␣" if c == " " else repr(c)[1:-1] for c in tokenizer.chars]  # a newline shows as \n
 
     def redraw(change: Any = None) -> None:
         try:
