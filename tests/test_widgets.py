@@ -175,6 +175,19 @@ def test_sampling_explorer_applies_each_rule(sampler):
     assert f"{float(torch.softmax(z, -1).max()):.3f}" in box.bars.value  # the model's own numbers
 
 
+def test_sampling_explorer_escapes_characters_that_are_html():
+    import torch
+
+    from tutorial_lib.data import CharTokenizer
+    from tutorial_lib.transformer import GPT, TransformerConfig
+
+    torch.manual_seed(0)
+    tok = CharTokenizer("<&>ab")
+    model = GPT(TransformerConfig(tok.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8)).eval()
+    box = widgets.sampling_explorer(model, tok, prompt="a<", length=5)
+    assert "&lt;</td>" in box.bars.value and "&amp;</td>" in box.bars.value and "<</td>" not in box.bars.value
+
+
 def test_sampling_explorer_rejects_bad_arguments_and_redraws_fast(sampler):
     model, tok = sampler
     with pytest.raises(ValueError, match="length must be an integer in"):

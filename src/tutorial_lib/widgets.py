@@ -163,7 +163,7 @@ def _bars_html(probs: Any, kept: Any, labels: list[str], top: int) -> str:
         colour = PALETTE[0] if kept[i] > 0 else "#bbbbbb"
         share = f"{kept[i]:.3f}" if kept[i] > 0 else "removed"
         width = max(1.0, 100 * float(shown[i]) / longest)
-        rows.append(f"<tr><td style='font-family:monospace;padding-right:6px'>{labels[i]}</td>"
+        rows.append(f"<tr><td style='font-family:monospace;padding-right:6px'>{html.escape(labels[i])}</td>"
                     f"<td style='width:260px'><div style='background:{colour};height:12px;width:{width:.1f}%'>"
                     f"</div></td><td style='font-family:monospace;padding-left:6px'>{probs[i]:.3f} &rarr; "
                     f"{share}</td></tr>")
