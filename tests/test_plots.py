@@ -201,6 +201,14 @@ def test_plot_attention_labels_rows_and_columns_and_outlines_the_alignment():
         plots.plot_attention(-w, ["a", "b", "c"], ["1", "2", "3", "4"])
     with pytest.raises(ValueError, match="alignment must hold"):
         plots.plot_attention(w, ["a", "b", "c"], ["1", "2", "3", "4"], alignment=[0, 5])
+    with pytest.raises(ValueError, match="alignment must hold"):
+        plots.plot_attention(w, ["a", "b", "c"], ["1", "2", "3", "4"], alignment=[[0, 3]])
+    # several right positions per row, or none (chapter 8's induction maps), and axis labels
+    fig = plots.plot_attention(w, list("abc"), list("1234"), alignment=[[0, 2], [], 1], xlabel="key", ylabel="query")
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert [(b.get_x() + 0.5, b.get_y() + 0.5) for b in boxes] == [(0, 0), (2, 0), (1, 2)]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("key", "query")
     plt.close("all")
 
 

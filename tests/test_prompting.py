@@ -83,7 +83,106 @@ def test_choice_log_probs_sum_the_choice_characters():
         logp = torch.log_softmax(gpt(ids[None, :-1])[0], -1)
     by_hand = logp[1, ids[2]] + logp[2, ids[3]]
     assert prompting.choice_log_probs(gpt, TOK, "ab", ["CD"])[0] == pytest.approx(float(by_hand), abs=1e-5)
+    # choices of different lengths share one padded forward pass; the padding changes nothing
+    together = prompting.choice_log_probs(gpt, TOK, "ab", ["CD", "C", "DCB"])
+    alone = [prompting.choice_log_probs(gpt, TOK, "ab", [c])[0] for c in ("CD", "C", "DCB")]
+    assert together.tolist() == pytest.approx([float(a) for a in alone], abs=1e-5)
     with pytest.raises(ValueError, match="non-empty"):
         prompting.choice_log_probs(gpt, TOK, "ab", [""])
     with pytest.raises(ValueError, match="block_size"):
         prompting.choice_log_probs(gpt, TOK, "abcdefgh", ["ABCD"])
+
+
+def test_lm_batch_pays_the_loss_on_the_answers_only():
+    x, y = prompting.lm_batch(SMALL, prompting.TOKENIZER)
+    tok = prompting.TOKENIZER
+    assert tok.decode(x[0]) == "aCcBaCb" and x.shape == y.shape == (2, 7)
+    kept = [tok.chars[int(t)] for t in y[0] if t != -100]
+    assert kept == list("CBCA")  # every answer, nothing else
+    assert (y[:, 1::2] == -100).all()  # inputs are never targets
+    x, y = prompting.lm_batch(SMALL, prompting.TOKENIZER, PromptFormat(">", ","))
+    assert tok.decode(x[1]) == "d>A,d>A,b>D,c>" and (y != -100).sum() == 8
+
+
+def test_in_context_batches_train_on_fresh_rules_and_validate_on_held_out_ones():
+    get_batch, val = prompting.in_context_batches(batch_size=8, pairs=16, repeat=0.9, seed=3, val_size=64)
+    first, second = get_batch("train"), get_batch("train")
+    assert first[0].shape == (8, 31) and not torch.equal(first[0], second[0])  # new sequences each step
+    vx, vy = get_batch("val")
+    assert torch.equal(vx, get_batch("val")[0]) and vx.shape == (64, 31)  # the same held-out set
+    assert torch.equal(vx, prompting.lm_batch(val)[0])
+    again = prompting.in_context_batches(batch_size=8, pairs=16, repeat=0.9, seed=3, val_size=64)[0]
+    assert torch.equal(again("train")[0], first[0])  # seeded
+    # bursty training sequences use far fewer distinct inputs than the validation ones (repeat=0)
+    def distinct(ids):
+        return sum(len(set(row[0::2].tolist())) for row in ids) / len(ids)
+    assert distinct(first[0]) < 4 < 6 < distinct(vx)
+    with pytest.raises(ValueError, match="split must be 'train' or 'val'"):
+        get_batch("test")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        prompting.in_context_batches(batch_size=0)
+
+
+def test_ideal_loss_by_hand_and_below_a_uniform_guess():
+    # row 0 xs a c a b: ln 4, ln 3, 0, ln 2; row 1 xs d d b c: ln 4, 0, ln 3, ln 2
+    expected = (2 * math.log(4) + 2 * math.log(3) + 2 * math.log(2)) / 8
+    assert prompting.ideal_loss(SMALL) == pytest.approx(expected)
+    batch = rule_sequences(200, pairs=16, repeat=0.0, seed=1)
+    assert 0.5 < prompting.ideal_loss(batch) < math.log(8)
+    assert prompting.ideal_loss(rule_sequences(50, pairs=1, seed=1)) == pytest.approx(math.log(8))
+
+
+def test_attention_weights_are_the_models_own_and_rows_sum_to_one():
+    from tutorial_lib.transformer import GPT, TransformerConfig
+
+    torch.manual_seed(0)
+    gpt = GPT(TransformerConfig(prompting.TOKENIZER.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=16))
+    x, _ = prompting.lm_batch(SMALL)
+    weights = prompting.attention_weights(gpt, x)
+    assert weights.shape == (2, 2, 2, 7, 7)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 2, 2, 7), atol=1e-6)
+    assert (weights.triu(1) == 0).all()  # causal: nothing from the future
+    # the same numbers as the model's last layer computes: rerun the slow copy's first layer by hand
+    slow = GPT(TransformerConfig(prompting.TOKENIZER.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=16,
+                                 fast=False))
+    slow.load_state_dict(gpt.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(slow(x), gpt(x), atol=1e-5)
+    assert torch.allclose(slow.layers[1].self_attn.last_weights, weights[1])
+    with pytest.raises(ValueError, match="transformer.GPT"):
+        prompting.attention_weights(nn.Linear(2, 2), x)
+    with pytest.raises(ValueError, match=r"ids must be \(B, T\)"):
+        prompting.attention_weights(gpt, x[0])
+
+
+def test_induction_mass_sums_the_weight_on_matching_answers():
+    xs = torch.tensor([[0, 1, 0]])  # "a? b? a?": the query a at position 4 matches the answer at 1
+    T = 6
+    weights = torch.zeros(1, 2, T, T)
+    weights[..., 0] = 1.0  # every row on position 0 ...
+    weights[0, 0, 4] = torch.tensor([0.0, 0.7, 0.1, 0.1, 0.1, 0.0])  # ... head 0's query row on the answer
+    mass, uniform = prompting.induction_mass(weights, xs)
+    assert mass.tolist() == pytest.approx([0.7, 0.0]) and uniform == pytest.approx(1 / 5)
+    with pytest.raises(ValueError, match="nothing to measure"):
+        prompting.induction_mass(weights, torch.tensor([[0, 1, 2]]))
+    with pytest.raises(ValueError, match=r"weights must be \(B, H, T, T\)"):
+        prompting.induction_mass(weights[0], xs)
+
+
+def test_choice_accuracy_counts_the_items_whose_right_word_scores_higher():
+    from tutorial_lib.tasks import WordChoice
+
+    class Likes(nn.Module):  # puts a large logit on "C" after anything: prefers words made of C
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids):
+            logits = torch.zeros(*ids.shape, TOK.vocab_size)
+            logits[..., TOK.encode("C")[0]] = 5.0
+            return logits
+
+    items = [WordChoice("ab", "CC", "AB"), WordChoice("ab", "AB", "CC"), WordChoice("ba", "CA", "AA")]
+    assert prompting.choice_accuracy(Likes(), TOK, items) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="items must be a non-empty list"):
+        prompting.choice_accuracy(Likes(), TOK, [])

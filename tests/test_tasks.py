@@ -162,3 +162,35 @@ def test_rule_text_and_bad_input():
                           ({"n": 2, "kind": "sort"}, "kind must be one of")):
         with pytest.raises(ValueError, match=match):
             rule_sequences(**kwargs)
+
+
+TEXT = ("The for statement iterates over the items of any sequence, in the order that they appear. "
+        "A while statement repeats a block of statements as long as its condition holds; a break "
+        "statement leaves the innermost loop, and continue skips to the next iteration of it.")
+
+
+def test_word_choices_typo_swaps_two_adjacent_letters_after_the_real_context():
+    items = tasks.word_choices(TEXT, 6, distractor="typo", context=20, seed=1)
+    assert len(items) == 6 and len({(i.context, i.right) for i in items}) == 6
+    for item in items:
+        assert item.context + item.right in TEXT and len(item.context) == 20 and item.context.endswith(" ")
+        assert len(item.right) >= 5 and item.right.islower() and item.wrong != item.right
+        diff = [k for k, (a, b) in enumerate(zip(item.right, item.wrong)) if a != b]
+        assert len(diff) == 2 and diff[1] == diff[0] + 1 and 0 < diff[0] and diff[1] < len(item.right) - 1
+        assert sorted(item.right) == sorted(item.wrong)
+    assert tasks.word_choices(TEXT, 6, context=20, seed=1) == items  # seeded
+
+
+def test_word_choices_word_draws_a_same_length_word_from_the_vocabulary():
+    vocabulary = ["alpha", "bravo", "charlie", "sequences", "statement", "condition", "iterates", "innermost"]
+    items = tasks.word_choices(TEXT, 4, distractor="word", vocabulary=vocabulary, context=10, seed=0)
+    for item in items:
+        assert item.wrong in vocabulary and item.wrong != item.right and len(item.wrong) == len(item.right)
+    with pytest.raises(ValueError, match="needs a vocabulary"):
+        tasks.word_choices(TEXT, 4, distractor="word")
+    with pytest.raises(ValueError, match="distractor must be 'typo' or 'word'"):
+        tasks.word_choices(TEXT, 4, distractor="noun")
+    with pytest.raises(ValueError, match="context must be an integer >= 1"):
+        tasks.word_choices(TEXT, 4, context=0)
+    with pytest.raises(ValueError, match="only .* usable words for n=100"):
+        tasks.word_choices(TEXT, 100)

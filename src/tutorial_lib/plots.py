@@ -519,17 +519,20 @@ def plot_attention(
     weights: Any,
     source: Sequence[str],
     target: Sequence[str],
-    alignment: Sequence[int] | None = None,
+    alignment: Sequence[int | Sequence[int]] | None = None,
     ax: Axes | None = None,
     title: str | None = "Where the decoder looks while it writes each word",
     colorbar: bool = True,
+    xlabel: str = "source word (attended to)",
+    ylabel: str = "target word (being written)",
 ) -> Figure:
     """An attention heatmap: one row per target word, one column per source word (chapter 5).
 
     ``weights`` (len(target), len(source)) holds α_ij, each row summing to 1 (a row for <eos>
     may be included: pass it in ``target``). ``alignment[j]``, if given, is the source position
-    that ``target[j]`` truly translates; it is outlined with a white-edged square, so a reader can
-    see at a glance whether the model looks where it should. Returns the figure.
+    that ``target[j]`` truly translates, or a list of them (chapter 8: every earlier answer worth
+    copying; empty for none); each is outlined with a blue square, so a reader can see at a glance
+    whether the model looks where it should. Returns the figure.
     """
     w = _check_weights(weights, len(target), len(source))
     fig, ax = _axes(ax)
@@ -539,12 +542,15 @@ def plot_attention(
     ax.set_yticks(range(len(target)), target)
     ax.tick_params(length=0)
     if alignment is not None:
-        if len(alignment) > len(target) or any(not 0 <= int(i) < len(source) for i in alignment):
-            raise ValueError(f"alignment must hold at most {len(target)} source positions in [0, {len(source)})")
-        for j, i in enumerate(alignment):
-            ax.add_patch(plt.Rectangle((int(i) - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="#56B4E9",
-                                       linewidth=1.8))
-    ax.set(xlabel="source word (attended to)", ylabel="target word (being written)")
+        rows = [[i] if isinstance(i, (int, np.integer)) else list(i) for i in alignment]
+        if len(rows) > len(target) or any(not 0 <= int(i) < len(source) for row in rows for i in row):
+            raise ValueError(f"alignment must hold at most {len(target)} entries, each a source position in "
+                             f"[0, {len(source)}) or a list of them")
+        for j, row in enumerate(rows):
+            for i in row:
+                ax.add_patch(plt.Rectangle((int(i) - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="#56B4E9",
+                                           linewidth=1.8))
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
     if colorbar:

@@ -8,21 +8,39 @@ answer. Nothing is trained: whatever the model gets right it infers from the pro
 - ``few_shot_accuracy``     the fraction of answers a model gets right at each number of shots
 - ``ideal_accuracy``        what an ideal reader of the same prompts gets right: the ceiling
 - ``choice_log_probs``      log p(continuation | prompt) of each choice: zero-shot by scoring
+- ``choice_accuracy``       how often the right word of a ``tasks.WordChoice`` scores higher
+
+Training a model that can learn in context (chapter 8):
+
+- ``TOKENIZER``             the characters of every prompt format used here
+- ``lm_batch``              a ``RuleBatch`` as (inputs, targets) with a loss on the answers only
+- ``in_context_batches``    ``get_batch`` for ``train.train``: bursty training sequences, held-out
+                            validation sequences with no repeats
+- ``ideal_loss``            the ideal reader's loss on the same sequences: the floor
+- ``attention_weights``     every layer's attention of a ``transformer.GPT``, for induction maps
+- ``induction_mass``        the attention a query puts on the answers that followed the same input
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tutorial_lib.data import CharTokenizer
-from tutorial_lib.tasks import RULE_INPUTS, RULE_OUTPUTS, RuleBatch
+from tutorial_lib.tasks import RULE_INPUTS, RULE_OUTPUTS, RuleBatch, WordChoice, rule_sequences, rule_text
 
-__all__ = ["PromptFormat", "few_shot_prompts", "few_shot_accuracy", "ideal_accuracy", "choice_log_probs"]
+__all__ = ["PromptFormat", "few_shot_prompts", "few_shot_accuracy", "ideal_accuracy", "choice_log_probs",
+           "choice_accuracy", "TOKENIZER", "lm_batch", "in_context_batches", "ideal_loss", "attention_weights",
+           "induction_mass"]
+
+TOKENIZER = CharTokenizer(RULE_INPUTS + RULE_OUTPUTS + " ,;:>-=\n")  # letters + the formats' marks
 
 
 @dataclass(frozen=True)
@@ -100,19 +118,129 @@ def choice_log_probs(model: nn.Module, tokenizer: CharTokenizer, prompt: str, ch
         raise ValueError("prompt and every choice must be non-empty strings")
     device = next(model.parameters()).device
     block = getattr(getattr(model, "config", None), "block_size", None)
+    texts = [tokenizer.encode(prompt + choice) for choice in choices]
+    lengths = [len(tokenizer.encode(choice)) for choice in choices]
+    longest = max(len(t) for t in texts)
+    if block is not None and longest > block + 1:
+        raise ValueError(f"prompt + choice is {longest} tokens, more than the model's block_size + 1 = {block + 1}")
+    # one forward pass for all choices: pad on the right, which a causal model never reads back
+    ids = torch.tensor([t + [0] * (longest - len(t)) for t in texts], device=device)  # (n, T)
     was_training = model.training
     model.eval()
-    scores = []
     try:
-        for choice in choices:
-            ids = tokenizer.encode_tensor(prompt + choice).to(device)  # (T,)
-            if block is not None and len(ids) > block + 1:
-                raise ValueError(f"prompt + choice is {len(ids)} tokens, more than the model's block_size + 1 = "
-                                 f"{block + 1}")
-            logp = F.log_softmax(model(ids[None, :-1])[0], dim=-1)  # (T-1, V)
-            n = len(tokenizer.encode(choice))
-            targets = ids[-n:]  # the choice's tokens, each predicted from everything before it
-            scores.append(logp[-n:].gather(1, targets[:, None]).sum())
+        logp = F.log_softmax(model(ids[:, :-1]), dim=-1)  # (n, T-1, V): position t predicts t + 1
     finally:
         model.train(was_training)
+    scores = []
+    for row, (text, n) in enumerate(zip(texts, lengths)):
+        positions = torch.arange(len(text) - n, len(text), device=device)  # the choice's tokens
+        scores.append(logp[row, positions - 1, ids[row, positions]].sum())
     return torch.stack(scores).cpu()
+
+
+def choice_accuracy(model: nn.Module, tokenizer: CharTokenizer, items: Sequence[WordChoice]) -> float:
+    """Zero-shot accuracy on two-way choices: the fraction of ``items`` whose right word is more
+    probable after the context than the wrong one (equal lengths, so the sums compare fairly)."""
+    if not items:
+        raise ValueError("items must be a non-empty list of tasks.WordChoice")
+    right = 0
+    for item in items:
+        scores = choice_log_probs(model, tokenizer, item.context, [item.right, item.wrong])  # (2,)
+        right += int(scores[0] > scores[1])
+    return right / len(items)
+
+
+def lm_batch(batch: RuleBatch, tokenizer: CharTokenizer = TOKENIZER,
+             fmt: PromptFormat = PromptFormat(sep="")) -> tuple[Tensor, Tensor]:
+    """The sequences as a language-modelling batch: inputs (n, T) and next-character targets
+    (n, T), with every target that is not an answer (an output letter) set to -100, so that the
+    loss (7.2) is paid on the answers only. All sequences must have the same length."""
+    texts = rule_text(batch, arrow=fmt.arrow, sep=fmt.sep)
+    ids = torch.stack([tokenizer.encode_tensor(t) for t in texts])  # (n, T + 1)
+    answer = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
+    answer[tokenizer.encode(RULE_OUTPUTS)] = True
+    targets = ids[:, 1:].clone()
+    targets[~answer[targets]] = -100  # inputs, arrows and separators are not predicted
+    return ids[:, :-1], targets
+
+
+def in_context_batches(batch_size: int = 32, pairs: int = 16, repeat: float = 0.5, seed: int = 0,
+                       val_size: int = 256, tokenizer: CharTokenizer = TOKENIZER,
+                       fmt: PromptFormat = PromptFormat(sep="")) -> tuple[Callable[[str], tuple[Tensor, Tensor]],
+                                                                          RuleBatch]:
+    """``get_batch(split)`` for ``train.train`` and the validation sequences.
+
+    "train": ``batch_size`` fresh sequences, each under a new random rule, whose inputs repeat
+    an earlier one with probability ``repeat`` (bursty: this is what makes the lookup worth
+    learning). "val": ``val_size`` held-out sequences with rules never trained on and no
+    forced repeats (``repeat=0``), the same every call. Returns (get_batch, val_batch).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    val = rule_sequences(val_size, pairs=pairs, repeat=0.0, seed=seed + 1_000_003)
+    val_ids = lm_batch(val, tokenizer, fmt)
+    draws = torch.Generator().manual_seed(seed)
+
+    def get_batch(split: str) -> tuple[Tensor, Tensor]:
+        if split == "val":
+            return val_ids
+        if split != "train":
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        fresh = int(torch.randint(0, 2**31 - 1, (1,), generator=draws))
+        return lm_batch(rule_sequences(batch_size, pairs=pairs, repeat=repeat, seed=fresh), tokenizer, fmt)
+
+    return get_batch, val
+
+
+def ideal_loss(batch: RuleBatch) -> float:
+    """The ideal reader's expected loss in nats per answer over every example of ``batch``: 0
+    when the input was shown earlier in the sequence, else ln(K - distinct inputs shown), a
+    uniform guess among the outputs not used yet. The floor under any model's answer loss."""
+    K = batch.rules.shape[1]
+    total, count = 0.0, 0
+    for xr in batch.xs.tolist():
+        for k, x in enumerate(xr):
+            shown = set(xr[:k])
+            total += 0.0 if x in shown else math.log(K - len(shown))
+            count += 1
+    return total / count
+
+
+@torch.no_grad()
+def attention_weights(model: nn.Module, ids: Tensor) -> Tensor:
+    """Every layer's attention weights (L, B, H, T, T) of a ``transformer.GPT`` on ``ids``
+    (B, T): a copy that computes (6.1) step by step (``fast=False``) keeps them."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "fast"):
+        raise ValueError("model must be a transformer.GPT (it has no .config with a 'fast' field)")
+    if ids.ndim != 2:
+        raise ValueError(f"ids must be (B, T), got shape {tuple(ids.shape)}")
+    slow = type(model)(dataclasses.replace(config, fast=False))
+    slow.load_state_dict(model.state_dict())
+    slow.to(ids.device).eval()
+    slow(ids)
+    return torch.stack([layer.self_attn.last_weights for layer in slow.layers])
+
+
+def induction_mass(weights: Tensor, xs: Tensor) -> tuple[Tensor, float]:
+    """How much each head attends from a query to the answers that followed the same input.
+
+    ``weights`` (B, H, T, T): one layer's attention over texts in the compact format ("aCbA..."),
+    input k at position 2k and its answer at 2k + 1; ``xs`` (B, pairs). For every input k whose
+    symbol appeared before (at some j < k), sum the weight position 2k puts on the positions
+    2j + 1 with x_j = x_k: the right answers to copy. Returns (mean mass per head (H,), the mean
+    mass that attending uniformly to positions 0..2k would put there: the level of no preference).
+    """
+    if weights.ndim != 4 or xs.ndim != 2 or weights.shape[0] != xs.shape[0] or weights.shape[-1] < 2 * xs.shape[1] - 1:
+        raise ValueError(f"weights must be (B, H, T, T) with T >= 2 * pairs - 1 and xs (B, pairs) with the same B; "
+                         f"got weights {tuple(weights.shape)} and xs {tuple(xs.shape)}")
+    masses, uniform = [], []
+    for b, xr in enumerate(xs.tolist()):
+        for k in range(1, len(xr)):
+            answers = [2 * j + 1 for j in range(k) if xr[j] == xr[k]]
+            if answers:
+                masses.append(weights[b, :, 2 * k, answers].sum(-1))  # (H,)
+                uniform.append(len(answers) / (2 * k + 1))
+    if not masses:
+        raise ValueError("no input in xs repeats an earlier one: nothing to measure")
+    return torch.stack(masses).mean(0), sum(uniform) / len(uniform)

@@ -9,6 +9,7 @@ preference pairs).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,3 +290,55 @@ def rule_text(batch: RuleBatch, arrow: str = "", sep: str = " ") -> list[str]:
     examples), for a character-level model and for reading."""
     return [sep.join(f"{RULE_INPUTS[x]}{arrow}{RULE_OUTPUTS[y]}" for x, y in zip(xr.tolist(), yr.tolist()))
             for xr, yr in zip(batch.xs, batch.ys)]
+
+
+@dataclass
+class WordChoice:
+    """A two-way choice read from real text (chapter 8): after ``context``, is the next word
+    ``right`` (what the text says) or ``wrong`` (a distractor of the same length)?"""
+
+    context: str
+    right: str
+    wrong: str
+
+
+def word_choices(text: str, n: int, distractor: str = "typo", context: int = 40, min_len: int = 5,
+                 vocabulary: list[str] | None = None, seed: int = 0) -> list[WordChoice]:
+    """``n`` zero-shot test items from ``text``: lower-case words of at least ``min_len`` letters
+    that follow a space, each with the ``context`` characters before it.
+
+    ``distractor``: "typo" swaps two adjacent, different letters inside the word ("sequence" ->
+    "seqeunce"): a spelling test; "word" puts another word of the same length from ``vocabulary``
+    in its place: a test of which word fits (a cloze test).
+    """
+    if distractor not in ("typo", "word"):
+        raise ValueError(f"distractor must be 'typo' or 'word', got {distractor!r}")
+    if distractor == "word" and not vocabulary:
+        raise ValueError("distractor='word' needs a vocabulary (a list of words to draw from)")
+    for value, name, low in ((n, "n", 1), (context, "context", 1), (min_len, "min_len", 3)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    rng = np.random.default_rng(seed)
+    spots = [(m.start(), m.group()) for m in re.finditer(rf"(?<= )[a-z]{{{min_len},}}(?=[ ,.;:])", text)
+             if m.start() >= context]
+    by_length: dict[int, list[str]] = {}
+    for word in vocabulary or []:
+        by_length.setdefault(len(word), []).append(word)
+    items: list[WordChoice] = []
+    for k in rng.permutation(len(spots)):
+        start, word = spots[k]
+        if distractor == "typo":
+            swaps = [i for i in range(1, len(word) - 2) if word[i] != word[i + 1]]  # keep the first, last letter
+            if not swaps:
+                continue
+            i = swaps[rng.integers(len(swaps))]
+            wrong = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        else:
+            others = [w for w in by_length.get(len(word), []) if w != word]
+            if not others:
+                continue
+            wrong = others[rng.integers(len(others))]
+        items.append(WordChoice(text[start - context:start], word, wrong))
+        if len(items) == n:
+            return items
+    raise ValueError(f"text has only {len(items)} usable words for n={n}")

@@ -101,7 +101,8 @@ def lm_loss(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """Mean next-token cross-entropy (nats per token) of a language model (chapter 2).
 
     ``x``: inputs (B, T); ``y``: target token ids (B, T); ``model(x)`` must return
-    logits (B, T, V). Returns a scalar tensor averaged over all B * T tokens.
+    logits (B, T, V). Returns a scalar tensor averaged over all B * T tokens, except targets set
+    to -100, which are skipped (chapter 8 trains on some positions only).
     """
     logits = model(x)  # (B, T, V)
     if y.ndim != 2 or logits.ndim != 3 or logits.shape[:2] != y.shape:
