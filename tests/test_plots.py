@@ -209,6 +209,11 @@ def test_plot_attention_labels_rows_and_columns_and_outlines_the_alignment():
     boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
     assert [(b.get_x() + 0.5, b.get_y() + 0.5) for b in boxes] == [(0, 0), (2, 0), (1, 2)]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("key", "query")
+    assert all(t.get_rotation() == 0 for t in ax.get_xticklabels())  # one-character labels upright
+    fig = plots.plot_attention(w, list("abc"), list("1234"), vmax=0.25, colorbar=False)
+    assert fig.axes[0].images[0].get_clim() == (0.0, 0.25)
+    with pytest.raises(ValueError, match=r"vmax must be in \(0, 1\]"):
+        plots.plot_attention(w, list("abc"), list("1234"), vmax=0)
     plt.close("all")
 
 

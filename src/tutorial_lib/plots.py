@@ -525,6 +525,7 @@ def plot_attention(
     colorbar: bool = True,
     xlabel: str = "source word (attended to)",
     ylabel: str = "target word (being written)",
+    vmax: float = 1.0,
 ) -> Figure:
     """An attention heatmap: one row per target word, one column per source word (chapter 5).
 
@@ -532,13 +533,19 @@ def plot_attention(
     may be included: pass it in ``target``). ``alignment[j]``, if given, is the source position
     that ``target[j]`` truly translates, or a list of them (chapter 8: every earlier answer worth
     copying; empty for none); each is outlined with a blue square, so a reader can see at a glance
-    whether the model looks where it should. Returns the figure.
+    whether the model looks where it should. ``vmax`` below 1 stretches the colours over small
+    weights (chapter 8's diffuse heads); single-character labels stand upright. Returns the figure.
     """
     w = _check_weights(weights, len(target), len(source))
+    if not 0 < vmax <= 1:
+        raise ValueError(f"vmax must be in (0, 1], got {vmax!r}")
     fig, ax = _axes(ax)
-    image = ax.imshow(w, cmap="magma", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    image = ax.imshow(w, cmap="magma", vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
     ax.grid(False)
-    ax.set_xticks(range(len(source)), source, rotation=60, ha="right", rotation_mode="anchor")
+    if max(len(str(s)) for s in source) <= 1:
+        ax.set_xticks(range(len(source)), source)
+    else:
+        ax.set_xticks(range(len(source)), source, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(len(target)), target)
     ax.tick_params(length=0)
     if alignment is not None:
@@ -562,11 +569,13 @@ def plot_attention_grid(
     examples: Sequence[Mapping[str, Any]],
     ncols: int = 2,
     title: str | None = None,
+    vmax: float = 1.0,
 ) -> Figure:
     """Several :func:`plot_attention` panels side by side, one shared colour bar (chapter 5).
 
-    Each example is a mapping with "weights", "source", "target" and optionally "alignment"
-    and "title". Returns the figure.
+    Each example is a mapping with "weights", "source", "target" and optionally "alignment",
+    "title", "xlabel" and "ylabel"; ``vmax`` is the top of the shared colour scale. Returns the
+    figure.
     """
     if not examples:
         raise ValueError("examples must be a non-empty sequence of mappings")
@@ -576,11 +585,12 @@ def plot_attention_grid(
     nrows = -(-len(examples) // ncols)
     fig, axes = new_figure(ncols=ncols, nrows=nrows, figsize=(4.6 * ncols, 4.2 * nrows), squeeze=False)
     for ax, ex in zip(axes.flat, examples):
+        labels = {key: ex[key] for key in ("xlabel", "ylabel") if key in ex}
         plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax,
-                       title=ex.get("title", ""), colorbar=False)
+                       title=ex.get("title", ""), colorbar=False, vmax=vmax, **labels)
     for ax in axes.flat[len(examples):]:
         ax.set_visible(False)
-    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap="magma"), ax=axes, label="attention weight α",
+    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, vmax), cmap="magma"), ax=axes, label="attention weight α",
                  shrink=0.6)
     if title:
         fig.suptitle(title)

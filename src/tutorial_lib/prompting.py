@@ -19,13 +19,15 @@ Training a model that can learn in context (chapter 8):
 - ``ideal_loss``            the ideal reader's loss on the same sequences: the floor
 - ``attention_weights``     every layer's attention of a ``transformer.GPT``, for induction maps
 - ``induction_mass``        the attention a query puts on the answers that followed the same input
+- ``ablated``               a context in which some heads attend uniformly: what do they contribute?
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+import contextlib
 import dataclasses
 import math
 
@@ -38,7 +40,7 @@ from tutorial_lib.tasks import RULE_INPUTS, RULE_OUTPUTS, RuleBatch, WordChoice,
 
 __all__ = ["PromptFormat", "few_shot_prompts", "few_shot_accuracy", "ideal_accuracy", "choice_log_probs",
            "choice_accuracy", "TOKENIZER", "lm_batch", "in_context_batches", "ideal_loss", "attention_weights",
-           "induction_mass"]
+           "induction_mass", "ablated"]
 
 TOKENIZER = CharTokenizer(RULE_INPUTS + RULE_OUTPUTS + " ,;:>-=\n")  # letters + the formats' marks
 
@@ -244,3 +246,22 @@ def induction_mass(weights: Tensor, xs: Tensor) -> tuple[Tensor, float]:
     if not masses:
         raise ValueError("no input in xs repeats an earlier one: nothing to measure")
     return torch.stack(masses).mean(0), sum(uniform) / len(uniform)
+
+
+@contextlib.contextmanager
+def ablated(model: nn.Module, layer: int, heads: Sequence[int]) -> Iterator[nn.Module]:
+    """Inside ``with ablated(gpt, layer, heads):`` those heads of that layer of a
+    ``transformer.GPT`` put uniform weight on every position they may see, whatever the input;
+    the rest of the model is unchanged. What the model loses is what those heads contributed."""
+    layers = getattr(model, "layers", None)
+    if layers is None or not 0 <= layer < len(layers):
+        raise ValueError(f"layer must index the model's layers (a transformer.GPT has model.layers), got {layer!r}")
+    attention = layers[layer].self_attn
+    if not heads or any(isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < attention.H for h in heads):
+        raise ValueError(f"heads must be a non-empty list of head indices in [0, {attention.H}), got {heads!r}")
+    before = set(attention.ablated)
+    attention.ablated = before | set(heads)
+    try:
+        yield model
+    finally:
+        attention.ablated = before

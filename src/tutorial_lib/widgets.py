@@ -117,7 +117,7 @@ def alignment_explorer(examples: list[dict[str, Any]], description: str = "sente
     """Pick a sentence, see where the decoder looked while translating it (chapter 5).
 
     ``examples`` are mappings with "weights" (len(target), len(source)), "source", "target"
-    and optionally "alignment", "title", "xlabel" and "ylabel", as for
+    and optionally "alignment", "title", "xlabel", "ylabel" and "vmax", as for
     :func:`tutorial_lib.plots.plot_attention`.
     Every heatmap is drawn once, when the explorer is built, into a 2x PNG: on this book's
     2-core machine drawing one takes about half a second, over the 200 ms a redraw may take, and
@@ -135,7 +135,7 @@ def alignment_explorer(examples: list[dict[str, Any]], description: str = "sente
     pngs = []
     for ex, name in zip(examples, names):
         fig, ax = new_figure(figsize=size)
-        labels = {key: ex[key] for key in ("xlabel", "ylabel") if key in ex}
+        labels = {key: ex[key] for key in ("xlabel", "ylabel", "vmax") if key in ex}
         plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax,
                        title=textwrap.fill(name, 50), **labels)  # a long title on two lines, not cut off
         pngs.append(_png(fig, 2 * dpi))  # 2x pixels, shown at 1x size: sharp on any screen
