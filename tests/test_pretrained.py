@@ -164,3 +164,52 @@ def test_training_the_baselines_again_gives_the_recorded_numbers(tmp_path, budge
     for name in pretrained.BASELINE_FILES:
         model, _ = pretrained.load_baseline(name, tmp_path)
         assert isinstance(model, torch.nn.Module)
+
+
+@pytest.fixture(scope="module")
+def in_context_record():
+    return json.loads((pretrained.DATA_DIR / "in_context.json").read_text(encoding="utf-8"))
+
+
+def test_the_shipped_in_context_learner_reproduces_its_recorded_loss(in_context_record):
+    from tutorial_lib import prompting
+
+    model, record = pretrained.load_in_context()
+    assert record == in_context_record and not model.training
+    seed = in_context_record["seeds"][0]
+    get_batch, val = prompting.in_context_batches(seed=seed)
+    with torch.no_grad():
+        loss = float(train.lm_loss(model, *get_batch("val")))
+    assert loss == pytest.approx(in_context_record["runs"][str(seed)]["val_curve"][-1][1], abs=1e-3)
+    assert in_context_record["ideal_val_loss"] == pytest.approx(prompting.ideal_loss(val), abs=1e-6)
+    # what chapter 8 asserts about the runs: the shipped seed learnt, another stayed on a plateau
+    finals = [run["val_curve"][-1][1] for run in in_context_record["runs"].values()]
+    assert finals[0] < 1.1 and max(finals) > 1.4
+
+
+def test_a_corrupt_or_missing_in_context_learner_says_so(tmp_path):
+    for f in ("in_context.pt", "in_context.json"):
+        shutil.copy(pretrained.DATA_DIR / f, tmp_path / f)
+    weights = tmp_path / "in_context.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated or altered.*pretrained in-context"):
+        pretrained.load_in_context(tmp_path)
+    (tmp_path / "in_context.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="not a valid manifest"):
+        pretrained.load_in_context(tmp_path)
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="in_context.pt is missing"):
+        pretrained.load_in_context(tmp_path)
+
+
+def test_training_the_in_context_learners_again_gives_the_recorded_curves(tmp_path, in_context_record):
+    """Chapter 8's emergence curves are a measurement this test repeats (about 3 minutes)."""
+    again = pretrained.build_in_context(tmp_path, progress=False)
+    assert again["seeds"] == in_context_record["seeds"]
+    for seed, run in in_context_record["runs"].items():
+        steps, losses = zip(*run["val_curve"])
+        new_steps, new_losses = zip(*again["runs"][seed]["val_curve"])
+        assert new_steps == steps
+        assert new_losses == pytest.approx(losses, abs=0.05)
+    model, _ = pretrained.load_in_context(tmp_path)
+    assert isinstance(model, torch.nn.Module)

@@ -17,6 +17,12 @@ The GPT trains in the notebook; the two recurrent models are trained by
 ``python -m tutorial_lib.pretrained baselines`` (about 3 minutes) and shipped as
 ``budget_rnn.pt``, ``budget_lstm.pt`` and ``budget.json`` (the numbers of all three runs).
 ``load_baseline(name)`` loads one with the same checks; a test retrains them.
+
+Chapter 8 watches in-context learning appear in a small GPT trained on sequences that each
+follow their own hidden rule. Whether and when it appears depends on the seed, so
+``python -m tutorial_lib.pretrained in-context`` (about 2 minutes) trains ``IN_CONTEXT_SEEDS``
+and ships the first as ``in_context.pt``, with every seed's validation curve in
+``in_context.json``; ``load_in_context()`` loads it; a test trains it again.
 """
 
 from __future__ import annotations
@@ -33,13 +39,14 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib import compute, data, train, utils
+from tutorial_lib import compute, data, prompting, train, utils
 from tutorial_lib.gates import RecurrentLM
 from tutorial_lib.transformer import GPT, TransformerConfig
 
 __all__ = ["BuildConfig", "CheckpointError", "DATA_DIR", "build", "load", "checkpoint_paths", "Baseline",
            "BASELINES", "BUDGET_BATCH", "BUDGET_CONTEXT", "budget_flops", "baseline_model", "train_baseline",
-           "build_baselines", "load_baseline"]
+           "build_baselines", "load_baseline", "InContextConfig", "IN_CONTEXT_SEEDS", "train_in_context",
+           "build_in_context", "load_in_context"]
 
 DATA_DIR = Path(__file__).parent / "data"
 NAME = "gpt_char"
@@ -302,6 +309,87 @@ def load_baseline(name: str, directory: Path | str | None = None) -> tuple[torch
     return model.eval(), manifest
 
 
+@dataclass(frozen=True)
+class InContextConfig:
+    """Chapter 8's in-context learner: a 2-layer GPT trained on rule sequences (``tasks``)."""
+
+    n_layer: int = 2
+    n_head: int = 2
+    n_embd: int = 64
+    pairs: int = 16  # examples per training sequence: 32 characters
+    repeat: float = 0.5  # probability that an input repeats an earlier one (bursty sequences)
+    batch_size: int = 32
+    steps: int = 2000
+    lr: float = 3e-3
+    warmup: int = 50
+    eval_every: int = 100
+
+    def model_config(self) -> TransformerConfig:
+        return TransformerConfig(prompting.TOKENIZER.vocab_size, block_size=64, n_layer=self.n_layer,
+                                 n_head=self.n_head, n_embd=self.n_embd, dropout=0.0)
+
+
+IN_CONTEXT_SEEDS = (1, 0, 2, 3)  # the first is shipped; the others show how the seed changes the run
+IN_CONTEXT_AGAIN = "python -m tutorial_lib.pretrained in-context"
+
+
+def train_in_context(seed: int, config: InContextConfig = InContextConfig(), progress: bool | None = None,
+                     device: torch.device | str | None = None) -> tuple[GPT, train.History]:
+    """Train the in-context learner from ``seed`` (weights and sequences): loss on the answers
+    only, validation on held-out rules with no forced repeats. Returns (model in eval mode,
+    history). About 45 s on 2 CPU cores."""
+    get_batch, _ = prompting.in_context_batches(config.batch_size, config.pairs, config.repeat, seed=seed)
+    utils.set_seed(seed)
+    model = GPT(config.model_config()).to(device or "cpu")
+    run = train.TrainConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, eval_every=config.eval_every,
+                            eval_batches=1, progress=progress)  # one fixed validation batch: 1 is all of it
+    history = train.train(model, get_batch, run)
+    return model.eval(), history
+
+
+def _in_context_paths(directory: Path | str | None) -> tuple[Path, Path]:
+    d = Path(directory) if directory is not None else DATA_DIR
+    return d / "in_context.pt", d / "in_context.json"
+
+
+def build_in_context(directory: Path | str | None = None, progress: bool | None = None,
+                     seeds: tuple[int, ...] = IN_CONTEXT_SEEDS) -> dict:
+    """Train one in-context learner per seed; write the first seed's weights and every seed's
+    validation curve; returns the manifest. About 45 s per seed on 2 CPU cores."""
+    config = InContextConfig()
+    _, val = prompting.in_context_batches(config.batch_size, config.pairs, config.repeat, seed=seeds[0])
+    manifest = {"config": asdict(config), "seeds": list(seeds), "chars": "".join(prompting.TOKENIZER.chars),
+                "ideal_val_loss": round(prompting.ideal_loss(val), 6), "torch": torch.__version__, "runs": {}}
+    weights, manifest_path = _in_context_paths(directory)
+    for seed in seeds:
+        model, history = train_in_context(seed, config, progress)
+        manifest["runs"][str(seed)] = {"train_seconds": round(history.seconds, 1),
+                                       "val_curve": [[s, round(v, 4)] for s, v in
+                                                     zip(history.val_steps, history.val_loss)]}
+        if seed == seeds[0]:
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), weights)
+            manifest["sha256"] = _sha256(weights)
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def load_in_context(directory: Path | str | None = None) -> tuple[GPT, dict]:
+    """Chapter 8's shipped in-context learner (eval mode) and its manifest."""
+    weights, manifest_path = _in_context_paths(directory)
+    _require((weights, manifest_path), IN_CONTEXT_AGAIN, "about 3 minutes")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        config = InContextConfig(**manifest["config"])
+        recorded = manifest["sha256"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with "
+                              f"`{IN_CONTEXT_AGAIN}`") from None
+    model = _load_weights(GPT(config.model_config()), weights, recorded, manifest_path, "the in-context GPT",
+                          IN_CONTEXT_AGAIN)
+    return model.eval(), manifest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib.pretrained",
                                      description="Build or check the book's pretrained character GPT.")
@@ -311,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--dir", type=Path, default=None, help="where to write (default: the package's data)")
     sub.add_parser("check", help="load the shipped model and print its manifest's numbers")
     sub.add_parser("baselines", help="train chapter 7's equal-budget RNN, LSTM and GPT; write budget_*")
+    sub.add_parser("in-context", help="train chapter 8's in-context learners; write in_context.{pt,json}")
     args = parser.parse_args(argv)
     if args.command == "build":
         manifest = build(BuildConfig(steps=args.steps), args.dir)
@@ -322,6 +411,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, entry in manifest["models"].items():
             print(f"{name}: {entry['steps']} steps, {entry['train_seconds']:.0f} s, "
                   f"validation {entry['val_nats_per_char']:.4f} nats/char")
+        return 0
+    if args.command == "in-context":
+        manifest = build_in_context()
+        for seed, run in manifest["runs"].items():
+            print(f"seed {seed}: {run['train_seconds']:.0f} s, validation {run['val_curve'][-1][1]:.4f} nats/answer "
+                  f"(ideal {manifest['ideal_val_loss']:.4f})")
         return 0
     model, _, manifest = load()
     print(f"{utils.count_parameters(model):,} parameters; validation {manifest['val_nats_per_char']:.4f} "
