@@ -400,3 +400,30 @@ def test_check_min_p_filter(fn, hint, capsys):
     feedback = check_min_p_filter(fn)
     assert not feedback.ok and hint in feedback.message
     verdict(capsys, feedback)
+
+
+def _lookup(prompt):
+    query, shown = prompt[-1], prompt[:-1]
+    for x, y in zip(reversed(shown[0::2]), reversed(shown[1::2])):
+        if x == query:
+            return y
+    return next(y for y in "ABCDEFGH" if y not in shown[1::2])
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda p: p[1] if p[-1] in p[:-1:2] else _lookup(p), "right after"),
+    (lambda p: "H" if p[-1] in p[:-1:2] else _lookup(p), "not a guess"),
+    (lambda p: _lookup(p) if p[-1] in p[:-1:2] else (p[1] if len(p) > 1 else "A"), "not used yet"),
+    (lambda p: _lookup(p) if p[-1] in p[:-1:2] else "z", "A-H"),
+    (lambda p: _lookup(p) if p[-1] in p[:-1:2] else "H", "alphabetical"),
+    (lambda p: _lookup(p).lower(), "A-H"),
+    (lambda p: None, "one output letter"),
+    (lambda p: 1 / 0, "ZeroDivisionError"),
+])
+def test_check_lookup_answer(fn, hint, capsys):
+    from tutorial_lib.exercises import check_lookup_answer
+
+    assert check_lookup_answer(_lookup).ok
+    capsys.readouterr()
+    feedback = check_lookup_answer(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message

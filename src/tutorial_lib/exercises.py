@@ -701,3 +701,39 @@ def check_min_p_filter(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Fee
     feedback = _compare(got, expected, "the filtered logits", rtol=1e-6, atol=1e-6)
     return _report(_pass("min-p keeps 2 of 6 tokens when the model is sure and all 6 when it is not.")
                    if feedback.ok else feedback)
+
+
+def check_lookup_answer(fn: Callable[[str], str]) -> Feedback:
+    """Chapter 8: check ``fn(prompt) -> letter`` for prompts in the compact format ("aCbAa":
+    examples, then the query input): the output after the latest earlier occurrence of the
+    query, else the first output letter (A-H) the prompt has not used."""
+    from tutorial_lib.tasks import RULE_OUTPUTS
+
+    cases = [  # (prompt, answer, what the case tests)
+        ("aCbAa", "C", "the query shown once"),
+        ("aCbAcDb", "A", "the query shown earlier in the prompt"),
+        ("aCbAaCcDb", "A", "the query shown once, other examples repeated"),
+        ("aCbAc", "B", "an unseen query: the first output letter not used (A and C are)"),
+        ("d", "A", "no examples at all"),
+    ]
+    for prompt, answer, what in cases:
+        got, error = _call(fn, "check_lookup_answer", f"prompt {prompt!r}", prompt)
+        if error is not None:
+            return _report(error)
+        if not isinstance(got, str) or len(got) != 1:
+            return _report(_fail(f"return one output letter such as 'C'; for {prompt!r} you returned {_describe(got)}."))
+        if got != answer:
+            shown = prompt[-1] in prompt[:-1:2]
+            if got not in RULE_OUTPUTS:
+                hint = "answers are output letters A-H"
+            elif shown and got in prompt[1::2]:
+                hint = "copy the letter right after the query's earlier occurrence in the prompt"
+            elif shown:
+                hint = "the query was shown: return the letter that followed it, not a guess"
+            elif got in prompt[1::2]:
+                hint = "the query was not shown, so its answer is one of the outputs the prompt has not used yet"
+            else:
+                hint = "pick the first unused output letter in alphabetical order"
+            return _report(_fail(f"for {prompt!r} ({what}) the answer is {answer!r}, you returned {got!r}: {hint}."))
+    return _report(_pass("your lookup answers like an ideal reader who copies when it can and guesses "
+                         "among the unused outputs when it cannot."))
