@@ -139,11 +139,17 @@ def test_shipped_baselines_reproduce_their_recorded_loss(name, budget_record):
     assert val == pytest.approx(budget_record["models"][name]["val_nats_per_char"], abs=1e-4)
 
 
-def test_a_corrupt_or_missing_baseline_says_so(tmp_path):
-    for f in ("budget_rnn.pt", "budget.json"):
-        shutil.copy(pretrained.DATA_DIR / f, tmp_path / f)
-    weights = tmp_path / "budget_rnn.pt"
+def _truncated_copy(tmp_path, weights_name, manifest_name):
+    """The shipped files copied to tmp_path, the weights cut to 1,000 bytes; returns their path."""
+    for name in (weights_name, manifest_name):
+        shutil.copy(pretrained.DATA_DIR / name, tmp_path / name)
+    weights = tmp_path / weights_name
     weights.write_bytes(weights.read_bytes()[:1000])
+    return weights
+
+
+def test_a_corrupt_or_missing_baseline_says_so(tmp_path):
+    _truncated_copy(tmp_path, "budget_rnn.pt", "budget.json")
     with pytest.raises(CheckpointError, match="truncated or altered"):
         pretrained.load_baseline("rnn", tmp_path)
     with pytest.raises(CheckpointError, match="budget_lstm.pt is missing"):
@@ -183,15 +189,13 @@ def test_the_shipped_in_context_learner_reproduces_its_recorded_loss(in_context_
     assert loss == pytest.approx(in_context_record["runs"][str(seed)]["val_curve"][-1][1], abs=1e-3)
     assert in_context_record["ideal_val_loss"] == pytest.approx(prompting.ideal_loss(val), abs=1e-6)
     # what chapter 8 asserts about the runs: the shipped seed learnt, another stayed on a plateau
-    finals = [run["val_curve"][-1][1] for run in in_context_record["runs"].values()]
-    assert finals[0] < 1.1 and max(finals) > 1.4
+    finals = sorted(run["val_curve"][-1][1] for run in in_context_record["runs"].values())
+    assert in_context_record["runs"][str(seed)]["val_curve"][-1][1] < 1.1
+    assert finals[1] < 1.1 and finals[2] > 1.6
 
 
 def test_a_corrupt_or_missing_in_context_learner_says_so(tmp_path):
-    for f in ("in_context.pt", "in_context.json"):
-        shutil.copy(pretrained.DATA_DIR / f, tmp_path / f)
-    weights = tmp_path / "in_context.pt"
-    weights.write_bytes(weights.read_bytes()[:1000])
+    weights = _truncated_copy(tmp_path, "in_context.pt", "in_context.json")
     with pytest.raises(CheckpointError, match="truncated or altered.*pretrained in-context"):
         pretrained.load_in_context(tmp_path)
     (tmp_path / "in_context.json").write_text("{}", encoding="utf-8")

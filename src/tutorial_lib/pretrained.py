@@ -34,8 +34,10 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -177,15 +179,23 @@ def _load_weights(model: torch.nn.Module, weights: Path, sha256: object, manifes
     return model
 
 
-def _load(directory: Path | str | None, device: torch.device | str | None) -> tuple[GPT, data.CharTokenizer, dict]:
-    weights, manifest_path = checkpoint_paths(directory)
-    _require((weights, manifest_path), REBUILD, "about 18 minutes on 2 CPU cores")
+def _read_manifest(weights: Path, manifest_path: Path, rebuild: str, takes: str,
+                   fields: Callable[[dict], Any]) -> tuple[dict, Any]:
+    """Both files present, the manifest parsed and ``fields(manifest)`` read from it; anything
+    missing or malformed is a :class:`CheckpointError` that says how to rebuild."""
+    _require((weights, manifest_path), rebuild, takes)
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        model_config = TransformerConfig(**manifest["model"])
-        chars = manifest["chars"]
+        return manifest, fields(manifest)
     except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{REBUILD}`") from None
+        raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{rebuild}`") from None
+
+
+def _load(directory: Path | str | None, device: torch.device | str | None) -> tuple[GPT, data.CharTokenizer, dict]:
+    weights, manifest_path = checkpoint_paths(directory)
+    manifest, (model_config, chars) = _read_manifest(
+        weights, manifest_path, REBUILD, "about 18 minutes on 2 CPU cores",
+        lambda m: (TransformerConfig(**m["model"]), m["chars"]))
     model = _load_weights(GPT(model_config), weights, manifest.get("sha256"), manifest_path,
                           f"the GPT of {manifest_path.name}", REBUILD)
     tokenizer = data.CharTokenizer(chars)
@@ -299,12 +309,8 @@ def load_baseline(name: str, directory: Path | str | None = None) -> tuple[torch
         raise ValueError(f"name must be one of {BASELINE_FILES} (the GPT is trained in chapter 7), got {name!r}")
     weights, manifest_path = _baseline_paths(directory, name)
     again = "python -m tutorial_lib.pretrained baselines"
-    _require((weights, manifest_path), again, "about 3 minutes")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        recorded, vocab = manifest["models"][name]["sha256"], int(manifest["vocab_size"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{again}`") from None
+    manifest, (recorded, vocab) = _read_manifest(weights, manifest_path, again, "about 3 minutes",
+                                                 lambda m: (m["models"][name]["sha256"], int(m["vocab_size"])))
     model = _load_weights(baseline_model(name, vocab), weights, recorded, manifest_path, str(BASELINES[name]), again)
     return model.eval(), manifest
 
@@ -377,14 +383,8 @@ def build_in_context(directory: Path | str | None = None, progress: bool | None 
 def load_in_context(directory: Path | str | None = None) -> tuple[GPT, dict]:
     """Chapter 8's shipped in-context learner (eval mode) and its manifest."""
     weights, manifest_path = _in_context_paths(directory)
-    _require((weights, manifest_path), IN_CONTEXT_AGAIN, "about 3 minutes")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        config = InContextConfig(**manifest["config"])
-        recorded = manifest["sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with "
-                              f"`{IN_CONTEXT_AGAIN}`") from None
+    manifest, (config, recorded) = _read_manifest(weights, manifest_path, IN_CONTEXT_AGAIN, "about 3 minutes",
+                                                  lambda m: (InContextConfig(**m["config"]), m["sha256"]))
     model = _load_weights(GPT(config.model_config()), weights, recorded, manifest_path, "the in-context GPT",
                           IN_CONTEXT_AGAIN)
     return model.eval(), manifest
