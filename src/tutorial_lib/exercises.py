@@ -721,7 +721,8 @@ def check_lookup_answer(fn: Callable[[str], str]) -> Feedback:
         if error is not None:
             return _report(error)
         if not isinstance(got, str) or len(got) != 1:
-            return _report(_fail(f"return one output letter such as 'C'; for {prompt!r} you returned {_describe(got)}."))
+            return _report(_fail(f"return one output letter such as 'C'; for {prompt!r} you returned "
+                                 f"{_describe(got)}."))
         if got != answer:
             shown = prompt[-1] in prompt[:-1:2]
             if got not in RULE_OUTPUTS:

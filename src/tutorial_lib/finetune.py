@@ -1,0 +1,211 @@
+"""Four ways to fine-tune a pretrained GPT, from the notes' §9.1 (chapter 9).
+
+Fine-tuning continues training a pretrained model on a target task. What changes is which
+weights train, and how fast:
+
+- ``trainable``            how many weights a model will update
+- ``freeze_layers``        9.1.2 layer freezing: the embeddings and the first layers stay fixed
+- ``layerwise_lr_groups``  9.1.3 per-layer learning rates: lower layers move less, (9.1)
+- ``Adapter``, ``add_adapters``
+                           9.1.4 bottleneck adapters after each layer, the rest frozen, (9.2)
+- ``LoRALinear``, ``add_lora``, ``merge_lora``
+                           low-rank updates of the attention projections, mergeable, (9.3)
+
+Full fine-tuning (9.1.1) needs nothing here: train every weight, usually at a small learning rate.
+Each method's count of trainable weights has a formula (``adapter_weights``, ``lora_weights``)
+that the tests check against ``trainable``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["trainable", "freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
+           "LoRALinear", "add_lora", "merge_lora", "lora_weights"]
+
+
+def _layers(model: nn.Module) -> nn.ModuleList:
+    layers = getattr(model, "layers", None)
+    if not isinstance(layers, nn.ModuleList) or not hasattr(model, "embed"):
+        raise ValueError("model must be a transformer.GPT (with .embed and a .layers ModuleList)")
+    return layers
+
+
+def _count(value: object, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def trainable(model: nn.Module) -> int:
+    """The number of weights with ``requires_grad``: what an optimizer will update."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def freeze_layers(model: nn.Module, n: int) -> nn.Module:
+    """9.1.2: freeze the embeddings and the first ``n`` of the L layers (``requires_grad=False``);
+    the last L - n layers and the final LayerNorm train. The output layer is tied to the token
+    embedding, so it is frozen with it. ``n = 0`` freezes the embeddings only. Returns the model."""
+    layers = _layers(model)
+    _count(n, "n", 0, len(layers))
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for p in model.embed.parameters():
+        p.requires_grad_(False)
+    for layer in layers[:n]:
+        for p in layer.parameters():
+            p.requires_grad_(False)
+    return model
+
+
+def layerwise_lr_groups(model: nn.Module, lr: float, decay: float) -> list[dict]:
+    """9.1.3: AdamW parameter groups in which layer l of L (1 = lowest) learns at
+
+        lr_l = lr * decay ** (L - l),   the embeddings at lr * decay ** L          (9.1)
+
+    and the final LayerNorm at ``lr``: with decay < 1 the general features of the lower layers
+    move least. Each group has a "name" ("embed", "layer 1", ..., "top") for reading."""
+    layers = _layers(model)
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not 0 < decay <= 1:
+        raise ValueError(f"decay must be in (0, 1], got {decay!r}")
+    L = len(layers)
+    groups = [{"name": "embed", "params": list(model.embed.parameters()), "lr": lr * decay**L}]
+    groups += [{"name": f"layer {l}", "params": list(layer.parameters()), "lr": lr * decay ** (L - l)}
+               for l, layer in enumerate(layers, start=1)]
+    seen = {id(p) for g in groups for p in g["params"]}
+    top = [p for p in model.parameters() if id(p) not in seen]  # the final norm (the head is tied)
+    groups.append({"name": "top", "params": top, "lr": lr})
+    return [g for g in groups if g["params"]]
+
+
+class Adapter(nn.Module):
+    """A bottleneck adapter (Houlsby et al. 2019), added after a layer:
+
+        h <- h + W_up GELU(W_down h + b_down) + b_up,   W_down (r, C), W_up (C, r)      (9.2)
+
+    W_up starts at zero, so a new adapter is the identity and fine-tuning starts from exactly the
+    pretrained model."""
+
+    def __init__(self, C: int, bottleneck: int) -> None:
+        super().__init__()
+        _count(C, "C", 1)
+        _count(bottleneck, "bottleneck", 1)
+        self.down, self.up = nn.Linear(C, bottleneck), nn.Linear(bottleneck, C)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, h: Tensor) -> Tensor:  # (B, T, C) -> (B, T, C)
+        return h + self.up(F.gelu(self.down(h)))
+
+
+class _AdaptedLayer(nn.Module):
+    """A frozen transformer layer followed by its adapter; called like the layer."""
+
+    def __init__(self, layer: nn.Module, adapter: Adapter) -> None:
+        super().__init__()
+        self.layer, self.adapter = layer, adapter
+
+    def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
+        return self.adapter(self.layer(x, *args, **kwargs))
+
+
+def adapter_weights(L: int, C: int, bottleneck: int) -> int:
+    """Trainable weights of ``add_adapters``: L adapters of (r C + r) + (C r + C)."""
+    return L * (2 * C * bottleneck + bottleneck + C)
+
+
+def add_adapters(model: nn.Module, bottleneck: int) -> nn.Module:
+    """9.1.4: freeze every weight of ``model`` and put an :class:`Adapter` after each layer; only
+    the adapters train. The model's outputs are unchanged until they do. Returns the model."""
+    layers = _layers(model)
+    if any(isinstance(layer, _AdaptedLayer) for layer in layers):
+        raise ValueError("model already has adapters")
+    C = model.embed.tokens.embedding_dim
+    for p in model.parameters():
+        p.requires_grad_(False)
+    device = next(model.parameters()).device
+    for i, layer in enumerate(layers):
+        layers[i] = _AdaptedLayer(layer, Adapter(C, bottleneck).to(device))
+    return model
+
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` W (out, in) plus a trainable low-rank update (Hu et al. 2022):
+
+        y = W x + b + (alpha / r) B A x,   A (r, in) random, B (out, r) zero            (9.3)
+
+    B starts at zero, so the layer starts as W. ``merged()`` folds the update into one
+    ``nn.Linear`` with weight W + (alpha / r) B A: no extra cost at inference."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise ValueError(f"base must be an nn.Linear, got {type(base).__name__}")
+        _count(r, "r", 1, min(base.in_features, base.out_features))
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {alpha!r}")
+        self.base, self.r, self.scale = base, r, alpha / r
+        for p in base.parameters():
+            p.requires_grad_(False)
+        w = base.weight
+        scale = 1 / math.sqrt(base.in_features)
+        self.A = nn.Parameter(torch.randn(r, base.in_features, device=w.device, dtype=w.dtype) * scale)
+        self.B = nn.Parameter(torch.zeros(base.out_features, r, device=w.device, dtype=w.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:  # (..., in) -> (..., out)
+        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
+
+    @torch.no_grad()
+    def merged(self) -> nn.Linear:
+        out = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        out.to(self.base.weight.device, self.base.weight.dtype)
+        out.weight.copy_(self.base.weight + self.scale * self.B @ self.A)  # (out, in)
+        if self.base.bias is not None:
+            out.bias.copy_(self.base.bias)
+        return out
+
+
+LORA_TARGETS = ("W_Q", "W_K", "W_V", "W_O")
+
+
+def lora_weights(L: int, C: int, r: int, targets: Sequence[str] = ("W_Q", "W_V")) -> int:
+    """Trainable weights of ``add_lora``: r (C + C) per adapted (C, C) projection, per layer."""
+    return L * len(targets) * r * 2 * C
+
+
+def add_lora(model: nn.Module, r: int, alpha: float = 1.0, targets: Sequence[str] = ("W_Q", "W_V")) -> nn.Module:
+    """Freeze every weight of ``model`` and replace the attention projections named in
+    ``targets`` (of "W_Q", "W_K", "W_V", "W_O") in every layer by :class:`LoRALinear`; only A and
+    B train. The model's outputs are unchanged until they do. Returns the model."""
+    layers = _layers(model)
+    if not targets or any(t not in LORA_TARGETS for t in targets):
+        raise ValueError(f"targets must be a non-empty list of {LORA_TARGETS}, got {targets!r}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for layer in layers:
+        attention = getattr(layer, "self_attn", None)
+        if attention is None:
+            raise ValueError("the model's layers have no self_attn (were adapters added first?)")
+        for name in targets:
+            if isinstance(getattr(attention, name), LoRALinear):
+                raise ValueError(f"{name} already has a LoRA update")
+            setattr(attention, name, LoRALinear(getattr(attention, name), r, alpha))
+    return model
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Replace every :class:`LoRALinear` in ``model`` by its merged ``nn.Linear``; the outputs
+    stay the same (to float rounding). Returns the model."""
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, LoRALinear):
+                setattr(module, name, child.merged())
+    return model

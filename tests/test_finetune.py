@@ -1,0 +1,140 @@
+"""tutorial_lib.finetune: what trains, how fast, and that adapters and LoRA start as the identity."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from tutorial_lib import finetune, train
+from tutorial_lib.transformer import GPT, TransformerConfig
+
+V, C, L = 20, 32, 3
+
+
+def gpt(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(TransformerConfig(V, block_size=16, n_layer=L, n_head=4, n_embd=C))
+
+
+def batch(seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, V, (4, 12), generator=g)
+    return x, torch.roll(x, -1, 1)
+
+
+def step(model, lr=1e-2, optimizer=None):
+    optimizer = optimizer or torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    loss = train.lm_loss(model, *batch())
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def test_frozen_layers_stay_bit_identical_after_a_step_and_the_rest_moves():
+    model = finetune.freeze_layers(gpt(), 2)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    step(model)
+    for name, p in model.named_parameters():
+        frozen = name.startswith(("embed.", "layers.0.", "layers.1."))
+        assert p.requires_grad != frozen, name
+        if frozen:
+            assert torch.equal(p, before[name]), name
+    moved = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
+    assert any(n.startswith("layers.2.") for n in moved)  # the unfrozen layer learnt
+    per_layer = sum(p.numel() for p in model.layers[2].parameters())
+    assert finetune.trainable(model) == per_layer + sum(p.numel() for p in model.norm.parameters())
+    assert finetune.trainable(finetune.freeze_layers(model, 0)) == sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in model.embed.parameters())
+    with pytest.raises(ValueError, match=r"n must be an integer in \[0, 3\]"):
+        finetune.freeze_layers(model, 4)
+    with pytest.raises(ValueError, match="model must be a transformer.GPT"):
+        finetune.freeze_layers(nn.Linear(2, 2), 1)
+
+
+def test_layerwise_groups_follow_9_1_and_cover_every_weight_once():
+    model = gpt()
+    groups = finetune.layerwise_lr_groups(model, lr=1e-3, decay=0.5)
+    assert [g["name"] for g in groups] == ["embed", "layer 1", "layer 2", "layer 3", "top"]
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3 / 8, 1e-3 / 4, 1e-3 / 2, 1e-3, 1e-3])
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))  # each weight in one group
+    optimizer = torch.optim.AdamW(groups, lr=1e-3)  # AdamW keeps each group's own lr
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-3 / 8, 1e-3 / 4, 1e-3 / 2, 1e-3, 1e-3])
+    # the first Adam step moves each weight by about its group's lr: lower layers move less
+    before = [p.detach().clone() for p in groups[1]["params"] + groups[3]["params"]]
+    step(model, optimizer=optimizer)
+    low = max((p - b).abs().max().item() for p, b in zip(groups[1]["params"], before))
+    high = max((p - b).abs().max().item() for p, b in zip(groups[3]["params"], before[len(groups[1]["params"]):]))
+    assert low == pytest.approx(1e-3 / 4, rel=0.05) and high == pytest.approx(1e-3, rel=0.05)
+    for bad, match in ((dict(lr=0, decay=0.5), "lr must be > 0"), (dict(lr=1e-3, decay=1.5), "decay must be in")):
+        with pytest.raises(ValueError, match=match):
+            finetune.layerwise_lr_groups(model, **bad)
+
+
+def test_adapters_start_as_the_identity_count_as_9_2_and_only_they_train():
+    model = gpt()
+    x, _ = batch()
+    with torch.no_grad():
+        before = model(x)
+    finetune.add_adapters(model, bottleneck=4)
+    with torch.no_grad():
+        assert torch.equal(model(x), before)  # W_up = 0: exactly the pretrained model
+    assert finetune.trainable(model) == finetune.adapter_weights(L, C, 4) == 3 * (2 * 32 * 4 + 4 + 32)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    step(model)
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+    with torch.no_grad():
+        assert not torch.allclose(model(x), before)  # the adapters learnt something
+    with pytest.raises(ValueError, match="already has adapters"):
+        finetune.add_adapters(model, 4)
+    with pytest.raises(ValueError, match="bottleneck must be an integer >= 1"):
+        finetune.Adapter(8, 0)
+
+
+def test_lora_starts_as_the_identity_counts_as_9_3_and_merges_to_the_same_outputs():
+    model = gpt()
+    x, _ = batch()
+    with torch.no_grad():
+        before = model(x)
+    finetune.add_lora(model, r=2, alpha=4.0, targets=("W_Q", "W_V"))
+    with torch.no_grad():
+        assert torch.equal(model(x), before)  # B = 0
+    assert finetune.trainable(model) == finetune.lora_weights(L, C, 2) == 3 * 2 * 2 * 2 * 32
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    for _ in range(3):
+        step(model)
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+    with torch.no_grad():
+        tuned = model(x)
+        assert not torch.allclose(tuned, before)
+        finetune.merge_lora(model)
+        assert not any(isinstance(m, finetune.LoRALinear) for m in model.modules())
+        assert torch.allclose(model(x), tuned, atol=1e-5)  # W + (alpha/r) B A: the same function
+    assert type(model.layers[0].self_attn.W_Q) is nn.Linear
+
+
+def test_lora_linear_by_hand_and_bad_input():
+    torch.manual_seed(0)
+    base = nn.Linear(5, 3)
+    lora = finetune.LoRALinear(base, r=2, alpha=2.0)
+    with torch.no_grad():
+        lora.B.copy_(torch.randn(3, 2))
+    x = torch.randn(7, 5)
+    by_hand = x @ base.weight.T + base.bias + (2.0 / 2) * x @ (lora.B @ lora.A).T
+    assert torch.allclose(lora(x), by_hand, atol=1e-6)
+    assert torch.allclose(lora.merged()(x), by_hand, atol=1e-6)
+    assert not base.weight.requires_grad and lora.A.requires_grad and lora.B.requires_grad
+    with pytest.raises(ValueError, match=r"r must be an integer in \[1, 3\]"):
+        finetune.LoRALinear(nn.Linear(5, 3), r=4)
+    with pytest.raises(ValueError, match="base must be an nn.Linear"):
+        finetune.LoRALinear(nn.Conv1d(2, 2, 1), r=1)
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        finetune.LoRALinear(nn.Linear(5, 3), r=1, alpha=0)
+    model = finetune.add_lora(gpt(), r=1)
+    with pytest.raises(ValueError, match="W_Q already has a LoRA update"):
+        finetune.add_lora(model, r=1)
+    with pytest.raises(ValueError, match="targets must be a non-empty list"):
+        finetune.add_lora(gpt(), r=1, targets=("W_X",))
+    with pytest.raises(ValueError, match="were adapters added first"):
+        finetune.add_lora(finetune.add_adapters(gpt(), 2), r=1)
