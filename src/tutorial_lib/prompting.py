@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tutorial_lib.attention import dot_product_attention
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import RULE_INPUTS, RULE_OUTPUTS, RuleBatch, WordChoice, rule_sequences, rule_text
 
@@ -248,20 +249,39 @@ def induction_mass(weights: Tensor, xs: Tensor) -> tuple[Tensor, float]:
     return torch.stack(masses).mean(0), sum(uniform) / len(uniform)
 
 
+def _uniform_heads(attention: nn.Module, heads: list[int]) -> Callable[..., tuple[Tensor, Tensor]]:
+    """A forward for ``attention`` (a ``transformer.MultiHeadAttention``) that computes (6.2) as
+    usual except that ``heads`` put equal weight on every position the mask allows."""
+
+    def forward(x_q: Tensor, x_kv: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x_kv = x_q if x_kv is None else x_kv
+        q = attention._heads(attention.W_Q(x_q))  # (B, H, T, D)
+        k, v = attention._heads(attention.W_K(x_kv)), attention._heads(attention.W_V(x_kv))  # (B, H, S, D)
+        weights = dot_product_attention(q, k, v, mask)[1].clone()  # (B, H, T, S)
+        allowed = torch.ones_like(weights) if mask is None else mask.expand_as(weights).to(weights.dtype)
+        weights[:, heads] = (allowed / allowed.sum(-1, keepdim=True))[:, heads]  # uniform over what is allowed
+        attention.last_weights = weights.detach()
+        B, T = x_q.shape[:2]
+        out = (weights @ v).transpose(1, 2).reshape(B, T, attention.C)  # (B, H, T, D) -> (B, T, C)
+        return attention.W_O(out), weights
+
+    return forward
+
+
 @contextlib.contextmanager
 def ablated(model: nn.Module, layer: int, heads: Sequence[int]) -> Iterator[nn.Module]:
     """Inside ``with ablated(gpt, layer, heads):`` those heads of that layer of a
     ``transformer.GPT`` put uniform weight on every position they may see, whatever the input;
-    the rest of the model is unchanged. What the model loses is what those heads contributed."""
+    the rest of the model is unchanged. What the model loses is what those heads contributed.
+    The layer's ``last_weights`` hold the weights it used."""
     layers = getattr(model, "layers", None)
     if layers is None or not 0 <= layer < len(layers):
         raise ValueError(f"layer must index the model's layers (a transformer.GPT has model.layers), got {layer!r}")
     attention = layers[layer].self_attn
     if not heads or any(isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < attention.H for h in heads):
         raise ValueError(f"heads must be a non-empty list of head indices in [0, {attention.H}), got {heads!r}")
-    before = set(attention.ablated)
-    attention.ablated = before | set(heads)
+    attention.forward = _uniform_heads(attention, sorted(set(heads)))  # the instance's, over the class's
     try:
         yield model
     finally:
-        attention.ablated = before
+        del attention.forward

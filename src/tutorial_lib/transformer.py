@@ -86,7 +86,6 @@ class MultiHeadAttention(nn.Module):
         self.W_Q, self.W_K, self.W_V = (nn.Linear(C, C, bias=bias) for _ in range(3))
         self.W_O = nn.Linear(C, C, bias=bias)
         self.last_weights: Tensor | None = None  # (B, H, T, S) of the last call with fast=False
-        self.ablated: set[int] = set()  # heads whose weights become uniform over what the mask allows (ch. 8)
 
     def _heads(self, x: Tensor) -> Tensor:
         B, L, _ = x.shape
@@ -105,18 +104,10 @@ class MultiHeadAttention(nn.Module):
         if x_kv.shape[0] != x_q.shape[0]:
             raise ValueError(f"x_q and x_kv must have the same batch size, got {x_q.shape[0]} and {x_kv.shape[0]}")
         q, k, v = self._heads(self.W_Q(x_q)), self._heads(self.W_K(x_kv)), self._heads(self.W_V(x_kv))  # (B, H, ·, D)
-        if self.fast and not self.ablated:
+        if self.fast:
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None  # (B, H, T, D)
         else:
             out, weights = dot_product_attention(q, k, v, mask)  # (B, H, T, D), (B, H, T, S)
-            if self.ablated:  # an ablation: these heads average the values they may see, whatever the input
-                if not all(isinstance(h, int) and 0 <= h < self.H for h in self.ablated):
-                    raise ValueError(f"ablated must hold head indices in [0, {self.H}), got {sorted(self.ablated)}")
-                allowed = torch.ones_like(weights) if mask is None else mask.expand_as(weights).to(weights.dtype)
-                heads = sorted(self.ablated)
-                weights = weights.clone()
-                weights[:, heads] = (allowed / allowed.sum(-1, keepdim=True))[:, heads]
-                out = weights @ v  # (B, H, T, D)
             self.last_weights = weights.detach()  # kept for attention maps (chapter 6)
         B, T = x_q.shape[:2]
         out = out.transpose(1, 2).reshape(B, T, self.C)  # (B, H, T, D) -> (B, T, C): heads side by side
