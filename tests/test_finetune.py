@@ -138,3 +138,44 @@ def test_lora_linear_by_hand_and_bad_input():
         finetune.add_lora(gpt(), r=1, targets=("W_X",))
     with pytest.raises(ValueError, match="were adapters added first"):
         finetune.add_lora(finetune.add_adapters(gpt(), 2), r=1)
+
+
+def test_sft_batch_pays_the_loss_on_the_response_only():
+    from tutorial_lib import tasks
+    from tutorial_lib.data import CharTokenizer
+
+    tok = CharTokenizer("QAWritencapsl:bBdDLEIYyhw \n")
+    pairs = [tasks.Instruction("upper", "bad", "Q: Write in capitals: bad\nA: ", "BAD"),
+             tasks.Instruction("upper", "yield", "Q: Write in capitals: yield\nA: ", "YIELD")]
+    x, y = finetune.sft_batch(pairs, tok, block_size=64)
+    assert x.shape == y.shape == (2, len(pairs[1].prompt) + 5)  # the longer text minus one
+    for row, p in enumerate(pairs):
+        targets = [tok.chars[t] for t in y[row].tolist() if t != -100]
+        assert "".join(targets) == p.response + "\n"  # the answer and its newline, nothing else
+        start = len(p.prompt)
+        assert tok.decode(x[row, :start]) == p.prompt  # the input still holds the whole prompt
+        assert (y[row, :start - 1] == -100).all()
+    assert (y[0, len(pairs[0].prompt) + 3:] == -100).all()  # padding is never a target
+    with pytest.raises(ValueError, match="more than block_size = 8"):
+        finetune.sft_batch(pairs, tok, block_size=8)
+    with pytest.raises(ValueError, match="pairs must be a non-empty list"):
+        finetune.sft_batch([], tok, 8)
+
+
+def test_follow_rate_is_exact_match_of_the_greedy_answer():
+    from tutorial_lib import tasks
+    from tutorial_lib.data import CharTokenizer
+
+    tok = CharTokenizer("QA: abcXYZ\n")
+
+    class Answers(nn.Module):  # always writes "XY\n", greedily
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(1))
+
+        def generate(self, prompt, length, temperature=1.0):
+            return torch.tensor(tok.encode("XY\n" + "a" * 10))[:length]
+
+    pairs = [tasks.Instruction("k", "a", "Q: a\nA: ", "XY"), tasks.Instruction("k", "b", "Q: b\nA: ", "XYZ"),
+             tasks.Instruction("k", "c", "Q: c\nA: ", "X")]
+    assert finetune.follow_rate(Answers(), tok, pairs) == pytest.approx(1 / 3)

@@ -194,3 +194,23 @@ def test_word_choices_word_draws_a_same_length_word_from_the_vocabulary():
         tasks.word_choices(TEXT, 4, context=0)
     with pytest.raises(ValueError, match="only .* usable words for n=100"):
         tasks.word_choices(TEXT, 100)
+
+
+def test_instruction_pairs_compute_their_answers_and_are_seeded():
+    words = ["while", "lambda", "yield"]
+    pairs = tasks.instruction_pairs(words, 40, seed=3)
+    assert pairs == tasks.instruction_pairs(words, 40, seed=3)
+    assert {p.kind for p in pairs} == set(tasks.INSTRUCTIONS) and {p.word for p in pairs} == set(words)
+    expected = {"upper": str.upper, "reverse": lambda w: w[::-1], "first": lambda w: w[0],
+                "length": lambda w: str(len(w))}
+    for p in pairs:
+        assert p.prompt.startswith("Q: ") and p.prompt.endswith(f"{p.word}\nA: ")
+        assert p.response == expected[p.kind](p.word)
+    only = tasks.instruction_pairs(words, 10, kinds=("reverse",), seed=0)
+    assert {p.kind for p in only} == {"reverse"}
+    with pytest.raises(ValueError, match="words must be a non-empty list of alphabetic strings"):
+        tasks.instruction_pairs(["two words"], 3)
+    with pytest.raises(ValueError, match="kinds must be a non-empty tuple"):
+        tasks.instruction_pairs(words, 3, kinds=("translate",))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        tasks.instruction_pairs(words, 0)

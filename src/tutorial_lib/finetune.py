@@ -11,6 +11,11 @@ weights train, and how fast:
 - ``LoRALinear``, ``add_lora``, ``merge_lora``
                            low-rank updates of the attention projections, mergeable, (9.3)
 
+Supervised fine-tuning (SFT) on instruction-response pairs (``tasks.instruction_pairs``):
+
+- ``sft_batch``            prompt + response as a batch with the loss on the response only
+- ``follow_rate``          the fraction of instructions the model's greedy answer gets exactly right
+
 Full fine-tuning (9.1.1) needs nothing here: train every weight, usually at a small learning rate.
 Each method's count of trainable weights has a formula (``adapter_weights``, ``lora_weights``)
 that the tests check against ``trainable``.
@@ -25,8 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tutorial_lib.data import CharTokenizer
+from tutorial_lib.tasks import Instruction
+
 __all__ = ["trainable", "freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
-           "LoRALinear", "add_lora", "merge_lora", "lora_weights"]
+           "LoRALinear", "add_lora", "merge_lora", "lora_weights", "sft_batch", "follow_rate"]
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -209,3 +217,48 @@ def merge_lora(model: nn.Module) -> nn.Module:
             if isinstance(child, LoRALinear):
                 setattr(module, name, child.merged())
     return model
+
+
+def sft_batch(pairs: Sequence[Instruction], tokenizer: CharTokenizer, block_size: int) -> tuple[Tensor, Tensor]:
+    """SFT examples as a language-modelling batch: each text is prompt + response + "\n", the
+    inputs are its ids and the targets the next ids, with -100 (no loss) on every target inside
+    the prompt and on the right padding: the model is taught to answer, not to write questions.
+    Returns inputs (B, T) and targets (B, T), T the longest text minus 1 (at most ``block_size``)."""
+    if not pairs:
+        raise ValueError("pairs must be a non-empty list of tasks.Instruction")
+    texts, starts = [], []
+    for p in pairs:
+        ids = tokenizer.encode(p.prompt + p.response + "\n")
+        if len(ids) - 1 > block_size:
+            raise ValueError(f"an example is {len(ids) - 1} tokens, more than block_size = {block_size}: {p.prompt!r}")
+        texts.append(ids)
+        starts.append(len(tokenizer.encode(p.prompt)))  # the first response token's position
+    T = max(len(t) for t in texts) - 1
+    x = torch.zeros(len(texts), T, dtype=torch.long)
+    y = torch.full((len(texts), T), -100, dtype=torch.long)
+    for row, (ids, start) in enumerate(zip(texts, starts)):
+        ids = torch.tensor(ids)
+        x[row, :len(ids) - 1] = ids[:-1]
+        y[row, start - 1:len(ids) - 1] = ids[start:]  # position t predicts token t + 1: response and "\n"
+    return x, y
+
+
+@torch.no_grad()
+def follow_rate(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction]) -> float:
+    """The fraction of ``pairs`` whose greedy answer, read up to the first newline, is exactly
+    the right response: a measure of instruction following that needs no judge."""
+    if not pairs:
+        raise ValueError("pairs must be a non-empty list of tasks.Instruction")
+    newline = tokenizer.encode("\n")[0]
+    was_training = model.training
+    model.eval()
+    right = 0
+    try:
+        for p in pairs:
+            new = model.generate(tokenizer.encode_tensor(p.prompt), len(p.response) + 1, temperature=0)
+            answer = new.tolist()
+            answer = answer[:answer.index(newline)] if newline in answer else answer
+            right += int(tokenizer.decode(answer) == p.response)
+    finally:
+        model.train(was_training)
+    return right / len(pairs)

@@ -342,3 +342,43 @@ def word_choices(text: str, n: int, distractor: str = "typo", context: int = 40,
         if len(items) == n:
             return items
     raise ValueError(f"text has only {len(items)} usable words for n={n}")
+
+
+# Chapter 9: instructions a pretrained model has never been asked, with answers a program knows.
+INSTRUCTIONS = {
+    "upper": ("Write in capitals: {w}", lambda w: w.upper()),
+    "reverse": ("Spell backwards: {w}", lambda w: w[::-1]),
+    "first": ("First letter of: {w}", lambda w: w[0]),
+    "length": ("Count the letters: {w}", lambda w: str(len(w))),
+}
+
+
+@dataclass
+class Instruction:
+    """One supervised fine-tuning example (chapter 9): ``prompt`` ends with "\\nA: ", the model
+    writes ``response`` and then a newline."""
+
+    kind: str
+    word: str
+    prompt: str
+    response: str
+
+
+def instruction_pairs(words: list[str], n: int, kinds: tuple[str, ...] = tuple(INSTRUCTIONS),
+                      seed: int = 0) -> list[Instruction]:
+    """``n`` instruction-response pairs "Q: Write in capitals: while\\nA: " -> "WHILE", each with a
+    word drawn from ``words`` and a kind drawn from ``kinds`` (see ``INSTRUCTIONS``); the right
+    response is computed, so instruction following can be measured exactly."""
+    if not words or any(not isinstance(w, str) or not w.isalpha() for w in words):
+        raise ValueError("words must be a non-empty list of alphabetic strings")
+    if not kinds or any(k not in INSTRUCTIONS for k in kinds):
+        raise ValueError(f"kinds must be a non-empty tuple of {tuple(INSTRUCTIONS)}, got {kinds!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for _ in range(n):
+        kind, word = kinds[rng.integers(len(kinds))], words[rng.integers(len(words))]
+        template, answer = INSTRUCTIONS[kind]
+        pairs.append(Instruction(kind, word, f"Q: {template.format(w=word)}\nA: ", answer(word)))
+    return pairs
