@@ -6,10 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from tutorial_lib import finetune, train
+from tutorial_lib import finetune, train, utils
 from tutorial_lib.transformer import GPT, TransformerConfig
 
 V, C, L = 20, 32, 3
+
+
+def trainable(model: nn.Module) -> int:
+    return utils.count_parameters(model, trainable_only=True)
 
 
 def gpt(seed: int = 0) -> GPT:
@@ -43,8 +47,8 @@ def test_frozen_layers_stay_bit_identical_after_a_step_and_the_rest_moves():
     moved = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
     assert any(n.startswith("layers.2.") for n in moved)  # the unfrozen layer learnt
     per_layer = sum(p.numel() for p in model.layers[2].parameters())
-    assert finetune.trainable(model) == per_layer + sum(p.numel() for p in model.norm.parameters())
-    assert finetune.trainable(finetune.freeze_layers(model, 0)) == sum(p.numel() for p in model.parameters()) - sum(
+    assert trainable(model) == per_layer + sum(p.numel() for p in model.norm.parameters())
+    assert trainable(finetune.freeze_layers(model, 0)) == sum(p.numel() for p in model.parameters()) - sum(
         p.numel() for p in model.embed.parameters())
     with pytest.raises(ValueError, match=r"n must be an integer in \[0, 3\]"):
         finetune.freeze_layers(model, 4)
@@ -80,7 +84,7 @@ def test_adapters_start_as_the_identity_count_as_9_2_and_only_they_train():
     finetune.add_adapters(model, bottleneck=4)
     with torch.no_grad():
         assert torch.equal(model(x), before)  # W_up = 0: exactly the pretrained model
-    assert finetune.trainable(model) == finetune.adapter_weights(L, C, 4) == 3 * (2 * 32 * 4 + 4 + 32)
+    assert trainable(model) == finetune.adapter_weights(L, C, 4) == 3 * (2 * 32 * 4 + 4 + 32)
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     step(model)
     assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
@@ -100,7 +104,7 @@ def test_lora_starts_as_the_identity_counts_as_9_3_and_merges_to_the_same_output
     finetune.add_lora(model, r=2, alpha=4.0, targets=("W_Q", "W_V"))
     with torch.no_grad():
         assert torch.equal(model(x), before)  # B = 0
-    assert finetune.trainable(model) == finetune.lora_weights(L, C, 2) == 3 * 2 * 2 * 2 * 32
+    assert trainable(model) == finetune.lora_weights(L, C, 2) == 3 * 2 * 2 * 2 * 32
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     for _ in range(3):
         step(model)

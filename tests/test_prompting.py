@@ -68,6 +68,8 @@ def test_an_ideal_copier_is_right_whenever_the_query_was_shown(fmt):
         seen = (batch.xs[:, :k] == batch.xs[:, k:k + 1]).any(1).float().mean().item()
         assert seen - 1e-9 <= acc <= ideal[k] + 0.05  # right when shown; unshown: a fixed guess
     assert accuracy[8] > accuracy[1] > accuracy[0] - 0.1
+    probs = prompting.answer_probs(CopyOracle(TOK.vocab_size), TOK, prompting.few_shot_prompts(batch, 8, fmt)[0])
+    assert probs.shape == (300, 8) and torch.allclose(probs.sum(-1), torch.ones(300))
 
 
 def test_choice_log_probs_sum_the_choice_characters():

@@ -3,7 +3,6 @@
 Fine-tuning continues training a pretrained model on a target task. What changes is which
 weights train, and how fast:
 
-- ``trainable``            how many weights a model will update
 - ``freeze_layers``        9.1.2 layer freezing: the embeddings and the first layers stay fixed
 - ``layerwise_lr_groups``  9.1.3 per-layer learning rates: lower layers move less, (9.1)
 - ``Adapter``, ``add_adapters``
@@ -18,7 +17,7 @@ Supervised fine-tuning (SFT) on instruction-response pairs (``tasks.instruction_
 
 Full fine-tuning (9.1.1) needs nothing here: train every weight, usually at a small learning rate.
 Each method's count of trainable weights has a formula (``adapter_weights``, ``lora_weights``)
-that the tests check against ``trainable``.
+that the tests check against ``utils.count_parameters(model, trainable_only=True)``.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from torch import Tensor, nn
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import Instruction
 
-__all__ = ["trainable", "freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
+__all__ = ["freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
            "LoRALinear", "add_lora", "merge_lora", "lora_weights", "sft_batch", "follow_rate"]
 
 
@@ -49,11 +48,6 @@ def _count(value: object, name: str, low: int, high: int | None = None) -> int:
         bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
     return value
-
-
-def trainable(model: nn.Module) -> int:
-    """The number of weights with ``requires_grad``: what an optimizer will update."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def freeze_layers(model: nn.Module, n: int) -> nn.Module:

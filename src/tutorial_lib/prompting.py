@@ -5,6 +5,7 @@ answer. Nothing is trained: whatever the model gets right it infers from the pro
 
 - ``PromptFormat``          how examples are written: "aC bA" or "a>C,b>A" (``tasks.rule_text``)
 - ``few_shot_prompts``      prompt texts (k examples + the query) and the answers, from a ``RuleBatch``
+- ``answer_probs``          the model's distribution over the output letters after each prompt
 - ``few_shot_accuracy``     the fraction of answers a model gets right at each number of shots
 - ``ideal_accuracy``        what an ideal reader of the same prompts gets right: the ceiling
 - ``choice_log_probs``      log p(continuation | prompt) of each choice: zero-shot by scoring
@@ -39,8 +40,8 @@ from tutorial_lib.attention import dot_product_attention
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import RULE_INPUTS, RULE_OUTPUTS, RuleBatch, WordChoice, rule_sequences, rule_text
 
-__all__ = ["PromptFormat", "few_shot_prompts", "few_shot_accuracy", "ideal_accuracy", "choice_log_probs",
-           "choice_accuracy", "TOKENIZER", "lm_batch", "in_context_batches", "ideal_loss", "attention_weights",
+__all__ = ["PromptFormat", "few_shot_prompts", "answer_probs", "few_shot_accuracy", "ideal_accuracy",
+           "choice_log_probs", "choice_accuracy", "TOKENIZER", "lm_batch", "in_context_batches", "ideal_loss", "attention_weights",
            "induction_mass", "ablated"]
 
 TOKENIZER = CharTokenizer(RULE_INPUTS + RULE_OUTPUTS + " ,;:>-=\n")  # letters + the formats' marks
@@ -76,24 +77,32 @@ def few_shot_prompts(batch: RuleBatch, shots: int, fmt: PromptFormat = PromptFor
 
 
 @torch.no_grad()
+def answer_probs(model: nn.Module, tokenizer: CharTokenizer, prompts: Sequence[str], K: int = len(RULE_OUTPUTS)
+                 ) -> Tensor:
+    """The model's next-character distribution after each prompt, restricted to the K output
+    letters and renormalised: (n, K) on the CPU. The prompts must have one length (a batch).
+    ``model(ids)`` returns logits (B, T, V)."""
+    outputs = torch.tensor(tokenizer.encode(RULE_OUTPUTS[:K]))  # (K,) ids of "A".."
+    device = next(model.parameters()).device
+    ids = torch.stack([tokenizer.encode_tensor(p) for p in prompts]).to(device)  # (n, T)
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(ids)[:, -1, outputs.to(device)]  # (n, K): the next character, outputs only
+    finally:
+        model.train(was_training)
+    return F.softmax(logits, dim=-1).cpu()
+
+
 def few_shot_accuracy(model: nn.Module, tokenizer: CharTokenizer, batch: RuleBatch, shots: Sequence[int],
                       fmt: PromptFormat = PromptFormat()) -> dict[int, float]:
     """Accuracy at each number of shots: the model's most likely next character, among the K
-    output letters, against the rule's answer. ``model(ids)`` returns logits (B, T, V)."""
+    output letters, against the rule's answer."""
     K = batch.rules.shape[1]
-    outputs = torch.tensor(tokenizer.encode(RULE_OUTPUTS[:K]))  # (K,) ids of "A".."
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     result = {}
-    try:
-        for k in shots:
-            prompts, answers = few_shot_prompts(batch, k, fmt)
-            ids = torch.stack([tokenizer.encode_tensor(p) for p in prompts]).to(device)  # (n, T): one length
-            logits = model(ids)[:, -1, outputs.to(device)]  # (n, K): the next character, outputs only
-            result[k] = (logits.argmax(-1).cpu() == answers).float().mean().item()
-    finally:
-        model.train(was_training)
+    for k in shots:
+        prompts, answers = few_shot_prompts(batch, k, fmt)
+        result[k] = (answer_probs(model, tokenizer, prompts, K).argmax(-1) == answers).float().mean().item()
     return result
 
 
