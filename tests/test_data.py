@@ -192,3 +192,22 @@ def test_load_char_data_fits_together():
     n = len(data.train)
     assert data.tokenizer.decode(data.train[:200]) == data.text[:200]
     assert data.tokenizer.decode(data.val[:200]) == data.text[n : n + 200]
+
+
+def test_load_code_is_the_standard_library_in_the_tokenizer_alphabet():
+    from tutorial_lib.data import CODE_MODULES, CharTokenizer, load_char_data, load_code
+
+    tok = load_char_data().tokenizer
+    text = load_code(tok)
+    assert len(text) > 300_000 and set(text) <= set(tok.chars)
+    assert "def " in text and "class ArgumentParser" in text and "\t" not in text
+    one = load_code(tok, ["heapq"])
+    assert one in text and one.count("def heappush(") == 1
+    assert len(load_code(CharTokenizer("abc\n"), ["heapq"])) < len(one) // 5  # unknown characters dropped
+    assert CODE_MODULES[0] == "argparse"
+    with pytest.raises(ValueError, match="not a pure-Python module"):
+        load_code(tok, ["sys"])
+    with pytest.raises(ValueError, match="modules must be a non-empty sequence"):
+        load_code(tok, "heapq")
+    with pytest.raises(TypeError, match="tokenizer must be a CharTokenizer"):
+        load_code("abc")

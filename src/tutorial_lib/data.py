@@ -25,6 +25,8 @@ __all__ = [
     "get_batch",
     "CharData",
     "load_char_data",
+    "CODE_MODULES",
+    "load_code",
 ]
 
 # Typographic characters NFKD cannot turn into ASCII, mapped to their plain equivalents
@@ -66,7 +68,11 @@ def load_corpus() -> str:
     """
     from pydoc_data.topics import topics
 
-    text = "\n\n".join(topics[k] for k in sorted(topics))
+    return _normalise("\n\n".join(topics[k] for k in sorted(topics)))
+
+
+def _normalise(text: str) -> str:
+    """``"\r\n"`` -> ``"\n"``, tabs -> four spaces, everything else printable ASCII (see load_corpus)."""
     text = text.replace("\r\n", "\n").replace("\t", "    ")
     return "".join(c if (32 <= ord(c) < 127 or c == "\n") else _to_ascii(c) for c in text)
 
@@ -315,3 +321,34 @@ def load_char_data(val_fraction: float = 0.1) -> CharData:
     tokenizer = CharTokenizer.from_text(text)
     train, val = train_val_split(tokenizer.encode_tensor(text), val_fraction)
     return CharData(text=text, tokenizer=tokenizer, train=train, val=val)
+
+
+# Pure-Python modules of the standard library: a second domain of text, source code, for
+# chapter 9 to fine-tune on. Every CPython ships their source, so nothing is downloaded.
+CODE_MODULES = ("argparse", "dataclasses", "fractions", "functools", "heapq", "inspect", "textwrap",
+                "string", "shlex", "pathlib", "statistics", "difflib")
+
+
+def load_code(tokenizer: CharTokenizer, modules: Sequence[str] = CODE_MODULES) -> str:
+    """The source code of the standard-library ``modules``, in that order, as one text (chapter 9).
+
+    Each file is normalised like :func:`load_corpus`, then every character outside
+    ``tokenizer``'s alphabet is dropped (for the book's corpus: only ``$`` and the backquote), so
+    a model trained on the reference can read it. About 600,000 characters for ``CODE_MODULES``
+    (the exact text depends on the Python version).
+    """
+    import importlib.util
+
+    if not isinstance(tokenizer, CharTokenizer):
+        raise TypeError(f"tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}")
+    if isinstance(modules, str) or not modules:
+        raise ValueError(f"modules must be a non-empty sequence of module names, got {modules!r}")
+    texts = []
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not (spec.origin or "").endswith(".py"):
+            raise ValueError(f"modules: {name!r} is not a pure-Python module of this installation")
+        with open(spec.origin, encoding="utf-8") as f:
+            text = _normalise(f.read())
+        texts.append("".join(c for c in text if c in tokenizer._stoi))
+    return "\n\n".join(texts)
