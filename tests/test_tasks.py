@@ -214,3 +214,23 @@ def test_instruction_pairs_compute_their_answers_and_are_seeded():
         tasks.instruction_pairs(words, 3, kinds=("translate",))
     with pytest.raises(ValueError, match="n must be a positive integer"):
         tasks.instruction_pairs(words, 0)
+
+
+def test_corrupt_responses_replace_a_fraction_with_answers_of_the_right_form():
+    words = ["while", "lambda", "yield", "class", "return", "import"]
+    pairs = tasks.instruction_pairs(words, 400, seed=0)
+    assert tasks.corrupt_responses(pairs, 0.0, words) == pairs
+    noisy = tasks.corrupt_responses(pairs, 0.4, words, seed=1)
+    assert noisy == tasks.corrupt_responses(pairs, 0.4, words, seed=1)  # seeded
+    changed = [(p, q) for p, q in zip(pairs, noisy) if p.response != q.response]
+    assert 0.3 < len(changed) / len(pairs) < 0.5
+    for p, q in zip(pairs, noisy):
+        assert (q.kind, q.word, q.prompt) == (p.kind, p.word, p.prompt)  # only the answer changes
+        answers = {tasks.INSTRUCTIONS[p.kind][1](w) for w in words}
+        assert q.response in answers  # a right answer, for some word of the list
+    everything = tasks.corrupt_responses(pairs, 1.0, words, seed=2)
+    assert all(p.response != q.response for p, q in zip(pairs, everything))
+    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\]"):
+        tasks.corrupt_responses(pairs, 1.5, words)
+    with pytest.raises(ValueError, match="words must be a non-empty list"):
+        tasks.corrupt_responses(pairs, 0.5, [])

@@ -4,7 +4,7 @@ Chapter 1 introduces the "bank" task of the lecture slides: the word *bank* mean
 or a money bank, and only a cue word far to its left tells which. Chapter 3 adds the
 delayed-recall task, which measures how far back a recurrent network can remember. Later
 chapters add their tasks here (the adding problem, toy translation, in-context rules,
-preference pairs).
+instruction pairs and their corrupted versions for chapter 9, preference pairs).
 """
 
 from __future__ import annotations
@@ -382,3 +382,27 @@ def instruction_pairs(words: list[str], n: int, kinds: tuple[str, ...] = tuple(I
         template, answer = INSTRUCTIONS[kind]
         pairs.append(Instruction(kind, word, f"Q: {template.format(w=word)}\nA: ", answer(word)))
     return pairs
+
+
+def corrupt_responses(pairs: list[Instruction], fraction: float, words: list[str],
+                      seed: int = 0) -> list[Instruction]:
+    """Low-quality SFT data (chapter 9, the notes' §10): a copy of ``pairs`` in which each
+    response is, with probability ``fraction``, replaced by the right response for another word
+    drawn from ``words``: "Write in capitals: while" answered "RANGE". Each wrong answer looks
+    like a right one; only its content is wrong, as in carelessly labelled data."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
+    if not words or any(not isinstance(w, str) or not w.isalpha() for w in words):
+        raise ValueError("words must be a non-empty list of alphabetic strings")
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in pairs:
+        if rng.random() < fraction:
+            answer = INSTRUCTIONS[p.kind][1]
+            for _ in range(100):  # another word, until its answer differs (a word list of one may not)
+                wrong = answer(words[rng.integers(len(words))])
+                if wrong != p.response:
+                    p = Instruction(p.kind, p.word, p.prompt, wrong)
+                    break
+        out.append(p)
+    return out
