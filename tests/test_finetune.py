@@ -183,3 +183,68 @@ def test_follow_rate_is_exact_match_of_the_greedy_answer():
     pairs = [tasks.Instruction("k", "a", "Q: a\nA: ", "XY"), tasks.Instruction("k", "b", "Q: b\nA: ", "XYZ"),
              tasks.Instruction("k", "c", "Q: c\nA: ", "X")]
     assert finetune.follow_rate(Answers(), tok, pairs) == pytest.approx(1 / 3)
+
+
+def test_greedy_answers_cut_at_the_newline_and_keep_answers_that_do_not_stop():
+    from tutorial_lib import tasks
+    from tutorial_lib.data import CharTokenizer
+
+    tok = CharTokenizer("QA: abXY\n")
+
+    class Writes(nn.Module):  # greedily writes `text`, whatever the prompt
+        def __init__(self, text):
+            super().__init__()
+            self.text, self.dummy = text, nn.Parameter(torch.zeros(1))
+
+        def generate(self, prompt, length, temperature=1.0):
+            assert temperature == 0
+            return torch.tensor(tok.encode(self.text))[:length]
+
+    pairs = [tasks.Instruction("k", "a", "Q: a\nA: ", "XY")]
+    assert finetune.greedy_answers(Writes("XY\nabab"), tok, pairs) == ["XY"]
+    assert finetune.greedy_answers(Writes("abababab"), tok, pairs, extra=3) == ["ababa"]  # 2 + 3, no stop
+    with pytest.raises(ValueError, match="extra must be an integer >= 1"):
+        finetune.greedy_answers(Writes("XY\n"), tok, pairs, extra=0)
+
+
+def test_layer_weights_and_expected_trainable_match_the_counted_weights():
+    model = gpt()
+    assert finetune.layer_weights(C) == 12 * C * C + 13 * C == sum(p.numel() for p in model.layers[0].parameters())
+    assert finetune.expected_trainable(model.config, "full") == utils.count_parameters(model)
+    with pytest.raises(ValueError, match="method must be one of"):
+        finetune.expected_trainable(model.config, "distill")
+
+
+@pytest.mark.parametrize("method", finetune.METHODS)
+def test_prepare_trains_what_the_formula_says_at_the_right_rates(method):
+    options = finetune.MethodOptions(frozen=2, decay=0.5, bottleneck=4, rank=2, alpha=4.0)
+    model = gpt()
+    x, _ = batch()
+    with torch.no_grad():
+        before = model(x)
+    groups = finetune.prepare(model, method, 1e-2, options)
+    assert trainable(model) == finetune.expected_trainable(model.config, method, options)
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters() if p.requires_grad)  # each trainable once
+    if method == "layer-lr":
+        assert [g["lr"] for g in groups] == pytest.approx([1e-2 / 8, 1e-2 / 4, 1e-2 / 2, 1e-2, 1e-2])
+    else:
+        assert [g["lr"] for g in groups] == [1e-2]
+    with torch.no_grad():
+        assert torch.equal(model(x), before)  # preparing changes no output, adapters and LoRA included
+    step(model, optimizer=torch.optim.AdamW(groups))
+    with torch.no_grad():
+        assert not torch.allclose(model(x), before)
+
+
+def test_prepare_rejects_bad_input():
+    with pytest.raises(ValueError, match="method must be one of"):
+        finetune.prepare(gpt(), "prefix", 1e-3)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        finetune.prepare(gpt(), "full", 0.0)
+    with pytest.raises(ValueError, match="model must be a transformer.GPT"):
+        finetune.prepare(nn.Linear(2, 2), "full", 1e-3)
+    with pytest.raises(ValueError, match=r"n must be an integer in \[0, 3\]"):
+        finetune.prepare(gpt(), "freeze", 1e-3, finetune.MethodOptions(frozen=5))
+    with pytest.raises(ValueError, match="model already has adapters"):
+        finetune.prepare(finetune.add_adapters(gpt(), 2), "adapters", 1e-3)

@@ -16,14 +16,18 @@ Supervised fine-tuning (SFT) on instruction-response pairs (``tasks.instruction_
 - ``follow_rate``          the fraction of instructions the model's greedy answer gets exactly right
 
 Full fine-tuning (9.1.1) needs nothing here: train every weight, usually at a small learning rate.
-Each method's count of trainable weights has a formula (``adapter_weights``, ``lora_weights``)
-that the tests check against ``utils.count_parameters(model, trainable_only=True)``.
+``prepare(model, method, lr)`` sets a model up for any of the five methods and returns its AdamW
+parameter groups, so chapter 9 can run them side by side. Each method's count of trainable
+weights has a formula (``expected_trainable``, from ``layer_weights``, ``adapter_weights`` and
+``lora_weights``) that the chapter and the tests check against
+``utils.count_parameters(model, trainable_only=True)``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -31,9 +35,11 @@ from torch import Tensor, nn
 
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import Instruction
+from tutorial_lib.transformer import TransformerConfig
 
 __all__ = ["freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
-           "LoRALinear", "add_lora", "merge_lora", "lora_weights", "sft_batch", "follow_rate"]
+           "LoRALinear", "add_lora", "merge_lora", "lora_weights", "METHODS", "MethodOptions", "prepare",
+           "layer_weights", "expected_trainable", "sft_batch", "greedy_answers", "follow_rate"]
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -213,6 +219,76 @@ def merge_lora(model: nn.Module) -> nn.Module:
     return model
 
 
+METHODS = ("full", "freeze", "layer-lr", "adapters", "lora")  # 9.1.1, 9.1.2, 9.1.3, 9.1.4, LoRA
+
+
+@dataclass
+class MethodOptions:
+    """The settings of the fine-tuning methods that have any (chapter 9)."""
+
+    frozen: int = 3  # "freeze": how many of the L layers stay fixed (and the embeddings)
+    decay: float = 0.5  # "layer-lr": each layer learns at this times the rate of the one above, (9.1)
+    bottleneck: int = 16  # "adapters": the width r of each adapter, (9.2)
+    rank: int = 8  # "lora": the rank r of each update, (9.3)
+    alpha: float = 16.0  # "lora": the update is scaled by alpha / r
+    targets: tuple[str, ...] = LORA_TARGETS  # "lora": the attention projections that get an update
+
+
+def prepare(model: nn.Module, method: str, lr: float, options: MethodOptions | None = None) -> list[dict]:
+    """Set ``model`` (a GPT) up, in place, for fine-tuning by ``method`` (one of ``METHODS``) and
+    return the AdamW parameter groups to train it with, each with its own "lr":
+
+    - "full"      9.1.1: every weight, at ``lr``
+    - "freeze"    9.1.2: ``freeze_layers(model, options.frozen)``, the rest at ``lr``
+    - "layer-lr"  9.1.3: every weight, layer l at ``lr * decay ** (L - l)`` (9.1)
+    - "adapters"  9.1.4: ``add_adapters(model, options.bottleneck)``, the adapters at ``lr``
+    - "lora"      ``add_lora(model, options.rank, options.alpha, options.targets)``, A and B at ``lr``
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    o = options or MethodOptions()
+    _layers(model)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    if method == "layer-lr":
+        return layerwise_lr_groups(model, lr, o.decay)
+    if method == "freeze":
+        freeze_layers(model, o.frozen)
+    elif method == "adapters":
+        add_adapters(model, o.bottleneck)
+    elif method == "lora":
+        add_lora(model, o.rank, o.alpha, o.targets)
+    return [{"name": method, "params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+
+
+def layer_weights(C: int, ffn_mult: int = 4) -> int:
+    """Weights of one transformer layer of width C: attention 4 (C C + C), feed-forward
+    (C F + F) + (F C + C) with F = ffn_mult C, two LayerNorms 2 (2 C); 12 C^2 + 13 C for F = 4 C."""
+    F_ = ffn_mult * C
+    return 4 * (C * C + C) + (C * F_ + F_) + (F_ * C + C) + 2 * 2 * C
+
+
+def expected_trainable(config: TransformerConfig, method: str, options: MethodOptions | None = None) -> int:
+    """The number of weights ``prepare(GPT(config), method)`` trains, from the formulas alone:
+    full and layer-lr V C + T C + L layer_weights(C) + 2 C (token and position embeddings, the
+    layers, the final LayerNorm; the output layer is tied), freeze the same without the
+    embeddings and the first ``frozen`` layers, adapters ``adapter_weights``, LoRA ``lora_weights``."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    o = options or MethodOptions()
+    V, T, L, C = config.vocab_size, config.block_size, config.n_layer, config.n_embd
+    layer, top = layer_weights(C, config.ffn_mult), 2 * C
+    if method in ("full", "layer-lr"):
+        return V * C + T * C + L * layer + top
+    if method == "freeze":
+        return (L - o.frozen) * layer + top
+    if method == "adapters":
+        return adapter_weights(L, C, o.bottleneck)
+    return lora_weights(L, C, o.rank, o.targets)
+
+
 def sft_batch(pairs: Sequence[Instruction], tokenizer: CharTokenizer, block_size: int) -> tuple[Tensor, Tensor]:
     """SFT examples as a language-modelling batch: each text is prompt + response + "\n", the
     inputs are its ids and the targets the next ids, with -100 (no loss) on every target inside
@@ -238,21 +314,28 @@ def sft_batch(pairs: Sequence[Instruction], tokenizer: CharTokenizer, block_size
 
 
 @torch.no_grad()
-def follow_rate(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction]) -> float:
-    """The fraction of ``pairs`` whose greedy answer, read up to the first newline, is exactly
-    the right response: a measure of instruction following that needs no judge."""
+def greedy_answers(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction],
+                   extra: int = 1) -> list[str]:
+    """The model's greedy answer to each prompt of ``pairs``: ``len(response) + extra`` new
+    characters, cut at the first newline (an answer that does not stop keeps them all)."""
     if not pairs:
         raise ValueError("pairs must be a non-empty list of tasks.Instruction")
+    _count(extra, "extra", 1)
     newline = tokenizer.encode("\n")[0]
     was_training = model.training
     model.eval()
-    right = 0
+    answers = []
     try:
         for p in pairs:
-            new = model.generate(tokenizer.encode_tensor(p.prompt), len(p.response) + 1, temperature=0)
-            answer = new.tolist()
-            answer = answer[:answer.index(newline)] if newline in answer else answer
-            right += int(tokenizer.decode(answer) == p.response)
+            new = model.generate(tokenizer.encode_tensor(p.prompt), len(p.response) + extra, temperature=0).tolist()
+            answers.append(tokenizer.decode(new[:new.index(newline)] if newline in new else new))
     finally:
         model.train(was_training)
-    return right / len(pairs)
+    return answers
+
+
+def follow_rate(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction]) -> float:
+    """The fraction of ``pairs`` whose greedy answer, read up to the first newline, is exactly
+    the right response: a measure of instruction following that needs no judge."""
+    answers = greedy_answers(model, tokenizer, pairs)
+    return sum(a == p.response for a, p in zip(answers, pairs)) / len(pairs)
