@@ -255,3 +255,32 @@ def test_plot_curves_logx_ticks_every_measured_x_and_plot_matrix():
     with pytest.raises(ValueError, match="finite 2-D array"):
         plots.plot_matrix(np.ones(3), "x", "y", "t")
     plt.close("all")
+
+
+def test_plot_tradeoff_labels_every_point_and_rejects_bad_points():
+    fig = plots.plot_tradeoff({"full": (0.1, 1.7), "adapters": (0.03, 1.8)}, "forgetting", "loss", "trade-off",
+                              notes={"full": "trains 100%"})
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and _labelled(ax)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["full\ntrains 100%", "adapters"]
+    assert len(ax.collections) == 2
+    with pytest.raises(ValueError, match="points must be a non-empty mapping"):
+        plots.plot_tradeoff({}, "x", "y", "t")
+    with pytest.raises(ValueError, match=r"points\['a'\] must be a pair of finite numbers"):
+        plots.plot_tradeoff({"a": (1.0, float("nan"))}, "x", "y", "t")
+
+
+def test_plot_grouped_bars_one_bar_per_group_and_category_with_values():
+    fig = plots.plot_grouped_bars({"clean": [1.0, 0.3], "noisy": [0.2, 0.0]}, ["first", "upper"], "rate", "t",
+                                  ylim=(0, 1.1))
+    ax = fig.axes[0]
+    assert len(_bars(ax)) == 4 and ax.get_ylabel() == "rate" and ax.get_title() == "t"
+    heights = sorted(round(b.get_height(), 2) for b in _bars(ax))
+    assert heights == [0.0, 0.2, 0.3, 1.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["first", "upper"]
+    assert "1.00" in [t.get_text() for t in ax.texts] and ax.get_ylim() == (0, 1.1)
+    with pytest.raises(ValueError, match=r"groups\['noisy'\] must have the same length as categories"):
+        plots.plot_grouped_bars({"noisy": [0.1]}, ["a", "b"], "rate", "t")
+    with pytest.raises(ValueError, match="groups must be a non-empty mapping"):
+        plots.plot_grouped_bars({}, ["a"], "rate", "t")

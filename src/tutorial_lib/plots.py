@@ -656,3 +656,60 @@ def plot_matrix(
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     fig.colorbar(image, ax=ax, label=colorbar_label)
     return fig
+
+
+def plot_tradeoff(
+    points: Mapping[str, tuple[float, float]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    notes: Mapping[str, str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """A labelled scatter ``label -> (x, y)``, one colour per point, for comparing methods on two
+    costs at once (chapter 9: forgetting against target loss; lower-left is better). ``notes``
+    adds a second line under a point's label (e.g. its share of trainable weights)."""
+    if not isinstance(points, Mapping) or len(points) == 0:
+        raise ValueError("points must be a non-empty mapping label -> (x, y)")
+    for label, xy in points.items():
+        if len(xy) != 2 or not all(np.isfinite(float(v)) for v in xy):
+            raise ValueError(f"points[{label!r}] must be a pair of finite numbers (x, y), got {xy!r}")
+    fig, ax = _axes(ax)
+    for i, (label, (x, y)) in enumerate(points.items()):
+        ax.scatter([x], [y], s=60, color=PALETTE[i % len(PALETTE)], zorder=3)
+        text = label + (f"\n{notes[label]}" if notes and label in notes else "")
+        ax.annotate(text, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=9)
+    ax.margins(x=0.25, y=0.15)  # room for the labels
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return fig
+
+
+def plot_grouped_bars(
+    groups: Mapping[str, Sequence[float]],
+    categories: Sequence[str],
+    ylabel: str,
+    title: str,
+    ax: Axes | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
+    """Bars for several ``categories``, one bar per group ``label -> values`` side by side in each
+    category, with the value written above each bar (chapter 9: follow rate by instruction kind,
+    before and after fine-tuning). Returns the figure."""
+    if not isinstance(groups, Mapping) or len(groups) == 0:
+        raise ValueError("groups must be a non-empty mapping label -> values")
+    for label, values in groups.items():
+        _same_length(categories=categories, **{f"groups[{label!r}]": values})
+    fig, ax = _axes(ax)
+    width = 0.8 / len(groups)
+    x = np.arange(len(categories))
+    for i, (label, values) in enumerate(groups.items()):
+        bars = ax.bar(x + (i - (len(groups) - 1) / 2) * width, values, width, label=label,
+                      color=PALETTE[i % len(PALETTE)])
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=8, padding=1)
+    ax.set_xticks(x, list(categories))
+    ax.grid(axis="x", visible=False)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend()
+    return fig
