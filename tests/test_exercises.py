@@ -427,3 +427,53 @@ def test_check_lookup_answer(fn, hint, capsys):
     capsys.readouterr()
     feedback = check_lookup_answer(fn)
     assert not feedback.ok and hint in feedback.message, feedback.message
+
+
+def _lora(x, W, b, A, B, alpha):
+    return x @ W.T + b + alpha / A.shape[0] * (x @ A.T) @ B.T
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda x, W, b, A, B, alpha: x @ W.T + b + (x @ A.T) @ B.T, "alpha / r"),
+    (lambda x, W, b, A, B, alpha: x @ W.T + b + alpha * (x @ A.T) @ B.T, "not alpha"),
+    (lambda x, W, b, A, B, alpha: x @ W.T + alpha / A.shape[0] * (x @ A.T) @ B.T, "bias"),
+    (lambda x, W, b, A, B, alpha: alpha / A.shape[0] * (x @ A.T) @ B.T, "frozen layer's output"),
+    (lambda x, W, b, A, B, alpha: x @ W.T + b, "frozen layer alone"),
+    (lambda x, W, b, A, B, alpha: _lora(x, W, b, A, B, alpha) + 0.1, "differs"),
+    (lambda x, W, b, A, B, alpha: (A @ B), "RuntimeError"),
+])
+def test_check_lora_forward(fn, hint, capsys):
+    from tutorial_lib.exercises import check_lora_forward
+
+    assert check_lora_forward(_lora).ok
+    capsys.readouterr()
+    feedback = check_lora_forward(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)
+
+
+def _targets(prompt, response, masked=None):
+    ids = torch.tensor(prompt + response)
+    y = ids[1:].clone()
+    y[: len(prompt) - 1 if masked is None else masked] = -100
+    return ids[:-1], y
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda p, r: (torch.tensor(p + r)[:-1], torch.tensor(p + r)[1:]), "no target is masked"),
+    (lambda p, r: _targets(p, r, masked=len(p)), "one target too many"),
+    (lambda p, r: _targets(p, r, masked=len(p) - 2), "one target too few"),
+    (lambda p, r: (_targets(p, r)[0], torch.where(_targets(p, r)[1] == -100, torch.tensor(p + r)[1:], -100)),
+     "wrong way round"),
+    (lambda p, r: (torch.tensor(p + r), torch.cat([_targets(p, r)[1], torch.tensor([-100])])), "without its last"),
+    (lambda p, r: _targets(p, r)[1], "return the pair"),
+    (lambda p, r: 1 / 0, "ZeroDivisionError"),
+])
+def test_check_response_targets(fn, hint, capsys):
+    from tutorial_lib.exercises import check_response_targets
+
+    assert check_response_targets(_targets).ok
+    capsys.readouterr()
+    feedback = check_response_targets(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)
