@@ -17,6 +17,8 @@ One module per concept, in the order the book teaches them:
 - ``seq2seq``    an encoder-decoder GRU, with or without attention       (chapter 5)
 - ``transformer`` multi-head attention, encoder and decoder layers, GPT  (chapter 6)
 - ``pretrained`` the shipped character GPT: build, check, load offline  (chapter 7)
+- ``prompting``  zero-shot scoring, few-shot prompts, in-context learning (chapter 8)
+- ``finetune``   freezing, per-layer rates, adapters, LoRA, SFT batches (chapter 9)
 - ``widgets``    interactive explorers built on the plots               (chapter 3 onwards)
 - ``book``       maintenance commands for the book itself (not for learners)
 
