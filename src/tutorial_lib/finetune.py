@@ -322,13 +322,19 @@ def greedy_answers(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[I
         raise ValueError("pairs must be a non-empty list of tasks.Instruction")
     _count(extra, "extra", 1)
     newline = tokenizer.encode("\n")[0]
+    by_length: dict[int, list[int]] = {}  # prompts of one length run as one batch
+    for i, p in enumerate(pairs):
+        by_length.setdefault(len(p.prompt), []).append(i)
     was_training = model.training
     model.eval()
-    answers = []
+    answers = [""] * len(pairs)
     try:
-        for p in pairs:
-            new = model.generate(tokenizer.encode_tensor(p.prompt), len(p.response) + extra, temperature=0).tolist()
-            answers.append(tokenizer.decode(new[:new.index(newline)] if newline in new else new))
+        for rows in by_length.values():
+            prompts = torch.stack([tokenizer.encode_tensor(pairs[i].prompt) for i in rows])  # (B, T0)
+            new = model.generate(prompts, max(len(pairs[i].response) for i in rows) + extra, temperature=0)
+            for i, ids in zip(rows, new.tolist()):
+                ids = ids[:len(pairs[i].response) + extra]
+                answers[i] = tokenizer.decode(ids[:ids.index(newline)] if newline in ids else ids)
     finally:
         model.train(was_training)
     return answers
