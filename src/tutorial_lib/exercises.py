@@ -530,6 +530,19 @@ def _judge_pair(got: Any, error: Feedback | None, expected: tuple, mistakes: Seq
     return _report(_pass(success) if feedback.ok else feedback)
 
 
+def _judge_one(got: Any, error: Feedback | None, expected: torch.Tensor, mistakes: Sequence[tuple[Any, str]],
+               name: str, success: str, atol: float = 1e-6) -> Feedback:
+    """The verdict on a function that must return one tensor ``name``: its error, a known mistake,
+    then the value against ``expected``."""
+    if error is not None:
+        return _report(error)
+    why = _first_match(got, mistakes, expected)
+    if why is not None:
+        return _report(_fail(why))
+    feedback = _compare(got, expected, name, rtol=1e-5, atol=atol)
+    return _report(_pass(success) if feedback.ok else feedback)
+
+
 def check_peephole_lstm_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Feedback:
     """Chapter 4: check ``fn(x_t, h_prev, C_prev, params) -> (h_t, C_t)``, a peephole LSTM step.
 
@@ -591,15 +604,8 @@ def check_gru_without_reset(fn: Callable[..., torch.Tensor]) -> Feedback:
         (h_tilde, "that is the candidate alone; mix it with h_{t-1} through the update gate, eq. 4.10."),
     ]
     got, error = _call(fn, "check_gru_without_reset", "x_t (3, 4), h_prev (3, 5)", x_t, h_prev, dict(P))
-    if error is not None:
-        return _report(error)
-    why = _first_match(got, mistakes, expected)
-    if why is not None:
-        return _report(_fail(why))
-    feedback = _compare(got, expected, "h_t", rtol=1e-5, atol=1e-6)
-    if feedback.ok:
-        feedback = _pass("a GRU step with r_t = 1: (1 - z) ⊙ h_{t-1} + z ⊙ tanh(W [h_{t-1}, x_t] + b).")
-    return _report(feedback)
+    return _judge_one(got, error, expected, mistakes, "h_t",
+                      "a GRU step with r_t = 1: (1 - z) ⊙ h_{t-1} + z ⊙ tanh(W [h_{t-1}, x_t] + b).")
 
 
 # ---------------------------------------------------------------- chapter 5
@@ -764,14 +770,8 @@ def check_lora_forward(fn: Callable[..., torch.Tensor]) -> Feedback:
     ]
     got, error = _call(fn, "check_lora_forward", "x (4, 6), W (5, 6), A (2, 6), B (5, 2), alpha 8",
                        x, W, b, A, B, alpha)
-    if error is not None:
-        return _report(error)
-    why = _first_match(got, mistakes, expected)
-    if why is not None:
-        return _report(_fail(why))
-    feedback = _compare(got, expected, "y", rtol=1e-5, atol=1e-5)
-    return _report(_pass("y = x W^T + b + (alpha / r) (x A^T) B^T: the frozen layer plus a rank-r update.")
-                   if feedback.ok else feedback)
+    return _judge_one(got, error, expected, mistakes, "y",
+                      "y = x W^T + b + (alpha / r) (x A^T) B^T: the frozen layer plus a rank-r update.", atol=1e-5)
 
 
 def check_response_targets(fn: Callable[[list[int], list[int]], tuple[torch.Tensor, torch.Tensor]]) -> Feedback:
