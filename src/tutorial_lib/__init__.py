@@ -19,6 +19,7 @@ One module per concept, in the order the book teaches them:
 - ``pretrained`` the shipped character GPT: build, check, load offline  (chapter 7)
 - ``prompting``  zero-shot scoring, few-shot prompts, in-context learning (chapter 8)
 - ``finetune``   freezing, per-layer rates, adapters, LoRA, SFT batches (chapter 9)
+- ``rlhf``       reward model, Bradley-Terry, KL, policy gradient, DPO   (chapter 10)
 - ``widgets``    interactive explorers built on the plots               (chapter 3 onwards)
 - ``book``       maintenance commands for the book itself (not for learners)
 

@@ -1,0 +1,116 @@
+"""tutorial_lib.rlhf: the preference losses against hand-computed values, KL >= 0, the reward model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tutorial_lib import finetune, rlhf, tasks
+from tutorial_lib.data import CharTokenizer
+from tutorial_lib.transformer import GPT, TransformerConfig
+
+TOK = CharTokenizer("QA: WritencapslSpelbckwFrsofCuhgd\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def gpt(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(TransformerConfig(TOK.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=16)).eval()
+
+
+def batch():
+    pairs = tasks.instruction_pairs(["cat", "lambda", "yield"], 4, seed=0)
+    return pairs, *finetune.sft_batch(pairs, TOK, block_size=64)
+
+
+def test_bradley_terry_loss_by_hand_and_accuracy():
+    r_w, r_l = torch.tensor([2.0, 0.0, -1.0]), torch.tensor([0.0, 0.0, 1.0])
+    by_hand = (math.log(1 + math.exp(-2)) + math.log(2) + math.log(1 + math.exp(2))) / 3
+    assert rlhf.bradley_terry_loss(r_w, r_l).item() == pytest.approx(by_hand, rel=1e-6)
+    assert rlhf.bradley_terry_loss(r_w + 5, r_l + 5).item() == pytest.approx(by_hand, rel=1e-6)  # differences only
+    assert rlhf.preference_accuracy(r_w, r_l) == pytest.approx((1 + 0.5 + 0) / 3)
+    with pytest.raises(ValueError, match=r"r_chosen and r_rejected must be 1-D tensors of the same shape"):
+        rlhf.bradley_terry_loss(r_w, r_l[:2])
+
+
+def test_dpo_loss_by_hand_is_log_2_at_the_reference_and_pushes_the_chosen_up():
+    loss = rlhf.dpo_loss(torch.tensor([-1.0]), torch.tensor([-3.0]), torch.tensor([-2.0]), torch.tensor([-2.0]),
+                         beta=0.5)
+    assert loss.item() == pytest.approx(math.log(1 + math.exp(-1.0)), rel=1e-6)  # beta * margin = 0.5 * 2
+    logp = torch.randn(5) * 3
+    same = rlhf.dpo_loss(logp, logp.flip(0), logp, logp.flip(0), beta=0.1)
+    assert same.item() == pytest.approx(math.log(2), rel=1e-6)
+    chosen, rejected = torch.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    rlhf.dpo_loss(chosen, rejected, torch.zeros(3), torch.zeros(3), beta=1.0).backward()
+    assert (chosen.grad < 0).all() and (rejected.grad > 0).all()  # descent raises chosen, lowers rejected
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        rlhf.dpo_loss(logp, logp, logp, logp, beta=0)
+    with pytest.raises(ValueError, match="the policy's and the reference's log-probs must have the same shape"):
+        rlhf.dpo_loss(logp, logp, logp[:2], logp[:2], beta=1.0)
+
+
+def test_response_log_probs_sum_the_response_targets_only():
+    model = gpt()
+    pairs, x, y = batch()
+    got = rlhf.response_log_probs(model, x, y)
+    logp = F.log_softmax(model(x), -1)
+    for row, p in enumerate(pairs):
+        start = len(p.prompt) - 1  # position that predicts the first response character
+        ids = TOK.encode(p.response + "\n")
+        by_hand = sum(logp[row, start + i, t] for i, t in enumerate(ids))
+        assert got[row].item() == pytest.approx(by_hand.item(), rel=1e-5)
+    with pytest.raises(ValueError, match=r"x and y must be tensors of the same shape \(B, T\)"):
+        rlhf.response_log_probs(model, x, y[:, :-1])
+    with pytest.raises(ValueError, match="at least one response target"):
+        rlhf.response_log_probs(model, x, torch.full_like(y, -100))
+
+
+def test_response_kl_is_zero_for_the_same_model_non_negative_and_exact():
+    policy, reference = gpt(0), gpt(1)
+    _, x, y = batch()
+    assert torch.allclose(rlhf.response_kl(policy, policy, x, y), torch.zeros(len(x)), atol=1e-6)
+    kl = rlhf.response_kl(policy, reference, x, y)
+    assert (kl > 0).all()
+    p, q = F.log_softmax(policy(x), -1), F.log_softmax(reference(x), -1)
+    by_hand = F.kl_div(q, p, log_target=True, reduction="none").sum(-1)  # sum_v p (log p - log q)
+    assert torch.allclose(kl, (by_hand * (y != -100)).sum(1), atol=1e-5)
+    kl.sum().backward()
+    assert next(policy.parameters()).grad is not None and next(reference.parameters()).grad is None
+
+
+def test_reward_model_starts_at_zero_reads_the_last_real_token_and_rejects_bad_lengths():
+    model = gpt()
+    rm = rlhf.RewardModel(model)
+    ids = torch.randint(0, TOK.vocab_size, (3, 10))
+    lengths = torch.tensor([10, 6, 1])
+    assert torch.equal(rm(ids, lengths), torch.zeros(3))
+    torch.nn.init.normal_(rm.head.weight)
+    r = rm(ids, lengths)
+    padded = ids.clone()
+    padded[1, 6:] = 0  # what follows the last real token does not matter
+    assert torch.allclose(rm(padded, lengths), r)
+    assert not torch.allclose(rm(ids, torch.tensor([10, 7, 1])), r)
+    assert rm.body["embed"].tokens.weight is not model.embed.tokens.weight  # a copy, not the policy itself
+    with pytest.raises(ValueError, match=r"lengths must be a \(B,\) = \(3,\) tensor of values in \[1, T = 10\]"):
+        rm(ids, torch.tensor([11, 1, 1]))
+    with pytest.raises(ValueError, match="gpt must be a transformer.GPT"):
+        rlhf.RewardModel(torch.nn.Linear(2, 2))
+
+
+def test_policy_gradient_loss_gives_the_reinforce_gradient():
+    logits = torch.zeros(4, requires_grad=True)  # a policy over 4 actions
+    actions = torch.tensor([0, 1, 1, 3])
+    log_probs = F.log_softmax(logits, -1)[actions]  # (4,)
+    returns = torch.tensor([1.0, 0.0, 2.0, -1.0])
+    rlhf.policy_gradient_loss(log_probs, returns).backward()
+    b = returns.mean()
+    expected = torch.zeros(4)
+    for a, R in zip(actions, returns):
+        expected -= (R - b) * (torch.eye(4)[a] - torch.softmax(torch.zeros(4), -1)) / 4  # -(R-b) grad log pi
+    assert torch.allclose(logits.grad, expected, atol=1e-6)
+    same = rlhf.policy_gradient_loss(log_probs.detach().requires_grad_(), torch.full((4,), 3.0))
+    assert same.item() == 0.0  # equal returns: nothing to learn once the baseline is taken off
+    with pytest.raises(ValueError, match="log_probs and returns must be 1-D tensors"):
+        rlhf.policy_gradient_loss(log_probs, returns[:3])
