@@ -177,7 +177,7 @@ def test_follow_rate_is_exact_match_of_the_greedy_answer():
             super().__init__()
             self.dummy = nn.Parameter(torch.zeros(1))
 
-        def generate(self, prompt, length, temperature=1.0):  # prompt (B, T0) -> (B, length)
+        def generate(self, prompt, length, temperature=1.0, generator=None):  # (B, T0) -> (B, length)
             return torch.tensor(tok.encode("XY\n" + "a" * 10))[:length].repeat(len(prompt), 1)
 
     pairs = [tasks.Instruction("k", "a", "Q: a\nA: ", "XY"), tasks.Instruction("k", "b", "Q: b\nA: ", "XYZ"),
@@ -196,7 +196,7 @@ def test_greedy_answers_cut_at_the_newline_and_keep_answers_that_do_not_stop():
             super().__init__()
             self.text, self.dummy = text, nn.Parameter(torch.zeros(1))
 
-        def generate(self, prompt, length, temperature=1.0):  # prompt (B, T0) -> (B, length)
+        def generate(self, prompt, length, temperature=1.0, generator=None):  # (B, T0) -> (B, length)
             assert temperature == 0
             return torch.tensor(tok.encode(self.text))[:length].repeat(len(prompt), 1)
 
@@ -263,3 +263,19 @@ def test_greedy_answers_in_batches_equal_one_prompt_at_a_time():
     one_by_one = [finetune.greedy_answers(model, tok, [p], extra=4)[0] for p in pairs]
     assert batched == one_by_one
     assert all(len(a) <= len(p.response) + 4 for a, p in zip(batched, pairs))
+
+
+def test_sampled_answers_are_seeded_and_temperature_0_is_greedy():
+    from tutorial_lib import tasks
+    from tutorial_lib.data import CharTokenizer
+
+    tok = CharTokenizer("QA: WritencapslSpelbckwFrsofCuhgd\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    torch.manual_seed(0)
+    model = GPT(TransformerConfig(tok.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=16))
+    pairs = tasks.instruction_pairs(["cat", "lambda", "yield", "while"], 12, seed=0)
+    sample = lambda seed: finetune.answers(model, tok, pairs, extra=3, temperature=1.0,
+                                           generator=torch.Generator().manual_seed(seed))
+    assert sample(1) == sample(1) and sample(1) != sample(2)
+    assert finetune.answers(model, tok, pairs, extra=3) == finetune.greedy_answers(model, tok, pairs, extra=3)
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        finetune.answers(model, tok, pairs, temperature=-1.0)

@@ -13,6 +13,8 @@ weights train, and how fast:
 Supervised fine-tuning (SFT) on instruction-response pairs (``tasks.instruction_pairs``):
 
 - ``sft_batch``            prompt + response as a batch with the loss on the response only
+- ``answers``, ``greedy_answers``
+                           the model's answers to the prompts, sampled or greedy, batched
 - ``follow_rate``          the fraction of instructions the model's greedy answer gets exactly right
 
 Full fine-tuning (9.1.1) needs nothing here: train every weight, usually at a small learning rate.
@@ -39,7 +41,7 @@ from tutorial_lib.transformer import TransformerConfig
 
 __all__ = ["freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
            "LoRALinear", "add_lora", "merge_lora", "lora_weights", "METHODS", "MethodOptions", "prepare",
-           "layer_weights", "expected_trainable", "sft_batch", "greedy_answers", "follow_rate"]
+           "layer_weights", "expected_trainable", "sft_batch", "answers", "greedy_answers", "follow_rate"]
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -314,30 +316,41 @@ def sft_batch(pairs: Sequence[Instruction], tokenizer: CharTokenizer, block_size
 
 
 @torch.no_grad()
-def greedy_answers(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction],
-                   extra: int = 1) -> list[str]:
-    """The model's greedy answer to each prompt of ``pairs``: ``len(response) + extra`` new
-    characters, cut at the first newline (an answer that does not stop keeps them all)."""
+def answers(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction], extra: int = 1,
+            temperature: float = 0.0, generator: torch.Generator | None = None) -> list[str]:
+    """The model's answer to each prompt of ``pairs``: ``len(response) + extra`` new characters,
+    cut at the first newline (an answer that does not stop keeps them all). Greedy at
+    ``temperature=0``; sampled otherwise, from ``generator`` (chapter 10 samples responses to
+    compare). Prompts of one length run as one batch."""
     if not pairs:
         raise ValueError("pairs must be a non-empty list of tasks.Instruction")
     _count(extra, "extra", 1)
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
     newline = tokenizer.encode("\n")[0]
-    by_length: dict[int, list[int]] = {}  # prompts of one length run as one batch
+    by_length: dict[int, list[int]] = {}
     for i, p in enumerate(pairs):
         by_length.setdefault(len(p.prompt), []).append(i)
     was_training = model.training
     model.eval()
-    answers = [""] * len(pairs)
+    out = [""] * len(pairs)
     try:
         for rows in by_length.values():
             prompts = torch.stack([tokenizer.encode_tensor(pairs[i].prompt) for i in rows])  # (B, T0)
-            new = model.generate(prompts, max(len(pairs[i].response) for i in rows) + extra, temperature=0)
+            length = max(len(pairs[i].response) for i in rows) + extra
+            new = model.generate(prompts, length, temperature=temperature, generator=generator)  # (B, length)
             for i, ids in zip(rows, new.tolist()):
                 ids = ids[:len(pairs[i].response) + extra]
-                answers[i] = tokenizer.decode(ids[:ids.index(newline)] if newline in ids else ids)
+                out[i] = tokenizer.decode(ids[:ids.index(newline)] if newline in ids else ids)
     finally:
         model.train(was_training)
-    return answers
+    return out
+
+
+def greedy_answers(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction],
+                   extra: int = 1) -> list[str]:
+    """The model's greedy answers (:func:`answers` at temperature 0): what it says when asked."""
+    return answers(model, tokenizer, pairs, extra)
 
 
 def follow_rate(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction]) -> float:
