@@ -279,3 +279,31 @@ def test_sampled_answers_are_seeded_and_temperature_0_is_greedy():
     assert finetune.answers(model, tok, pairs, extra=3) == finetune.greedy_answers(model, tok, pairs, extra=3)
     with pytest.raises(ValueError, match="temperature must be >= 0"):
         finetune.answers(model, tok, pairs, temperature=-1.0)
+
+
+def test_sft_batches_draw_fresh_pairs_each_step_and_replay_plain_text():
+    from tutorial_lib import tasks
+    from tutorial_lib.data import CharTokenizer
+
+    tok = CharTokenizer("QA: WritencapslSpelbckwFrsofCuhgd\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    words = ["cat", "lambda", "yield", "while"]
+    asked = []
+
+    def pairs_for_step(step):
+        asked.append(step)
+        return tasks.instruction_pairs(words, 4, seed=step)
+
+    val = tasks.instruction_pairs(words, 3, seed=99)
+    text = torch.tensor(tok.encode("abcdefghij" * 20))
+    get_batch = finetune.sft_batches(pairs_for_step, tok, val, replay_ids=text, replay=2)
+    x0, y0 = get_batch("train")
+    x1, _ = get_batch("train")
+    assert asked == [0, 1] and x0.shape[0] == 4 + 2 and not torch.equal(x0[:4], x1[:4])
+    assert torch.equal(y0[4:, :-1], x0[4:, 1:])  # replayed rows: every target is the next character
+    assert (y0[:4] == -100).any() and not (y0[4:] == -100).any()
+    vx, vy = get_batch("val")
+    assert torch.equal(vx, finetune.sft_batch(val, tok, 128)[0]) and asked == [0, 1]
+    with pytest.raises(ValueError, match="replay_ids must be a 1-D tensor"):
+        finetune.sft_batches(pairs_for_step, tok, val, replay=2)
+    with pytest.raises(ValueError, match="replay must be an integer >= 0"):
+        finetune.sft_batches(pairs_for_step, tok, val, replay=-1)

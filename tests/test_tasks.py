@@ -234,3 +234,15 @@ def test_corrupt_responses_replace_a_fraction_with_answers_of_the_right_form():
         tasks.corrupt_responses(pairs, 1.5, words)
     with pytest.raises(ValueError, match="words must be a non-empty list"):
         tasks.corrupt_responses(pairs, 0.5, [])
+
+
+def test_instruction_words_hold_out_a_seeded_set():
+    text = " ".join(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "iota", "kappa", "lambda",
+                     "ab", "Capital", "toolongword"])
+    train, test = tasks.instruction_words(text, test_words=3, seed=0)
+    assert (train, test) == tasks.instruction_words(text, test_words=3, seed=0)
+    assert len(test) == 3 and not set(train) & set(test) and test == sorted(test)
+    assert set(train) | set(test) == {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "iota",
+                                      "kappa", "lambda"}  # 4 to 8 lowercase letters only
+    with pytest.raises(ValueError, match=r"test_words must be an integer in \[1, 10\)"):
+        tasks.instruction_words(text, test_words=10)

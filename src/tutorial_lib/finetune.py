@@ -13,6 +13,7 @@ weights train, and how fast:
 Supervised fine-tuning (SFT) on instruction-response pairs (``tasks.instruction_pairs``):
 
 - ``sft_batch``            prompt + response as a batch with the loss on the response only
+- ``sft_batches``          ``get_batch`` for ``train.train``: fresh pairs every step, replayed text
 - ``answers``, ``greedy_answers``
                            the model's answers to the prompts, sampled or greedy, batched
 - ``follow_rate``          the fraction of instructions the model's greedy answer gets exactly right
@@ -27,21 +28,23 @@ weights has a formula (``expected_trainable``, from ``layer_weights``, ``adapter
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tutorial_lib import data
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import Instruction
 from tutorial_lib.transformer import TransformerConfig
 
 __all__ = ["freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
            "LoRALinear", "add_lora", "merge_lora", "lora_weights", "METHODS", "MethodOptions", "prepare",
-           "layer_weights", "expected_trainable", "sft_batch", "answers", "greedy_answers", "follow_rate"]
+           "layer_weights", "expected_trainable", "sft_batch", "sft_batches", "answers", "greedy_answers", "follow_rate"]
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -313,6 +316,32 @@ def sft_batch(pairs: Sequence[Instruction], tokenizer: CharTokenizer, block_size
         x[row, :len(ids) - 1] = ids[:-1]
         y[row, start - 1:len(ids) - 1] = ids[start:]  # position t predicts token t + 1: response and "\n"
     return x, y
+
+
+def sft_batches(pairs_for_step: Callable[[int], Sequence[Instruction]], tokenizer: CharTokenizer,
+                val_pairs: Sequence[Instruction], block_size: int = 128, replay_ids: Tensor | None = None,
+                replay: int = 0, seed: int = 3) -> Callable[[str], tuple[Tensor, Tensor]]:
+    """``get_batch(split)`` for :func:`tutorial_lib.train.train` on SFT data: "train" gives the
+    :func:`sft_batch` of ``pairs_for_step(0)``, then ``pairs_for_step(1)``, ..., each followed by
+    ``replay`` rows of plain next-token targets from ``replay_ids`` (windows of pretraining text,
+    drawn with a generator seeded by ``seed``: a **replay** that keeps what pretraining taught);
+    "val" always gives the batch of ``val_pairs``."""
+    _count(replay, "replay", 0)
+    if replay and (not isinstance(replay_ids, Tensor) or replay_ids.ndim != 1):
+        raise ValueError("replay_ids must be a 1-D tensor of token ids (N,) when replay > 0")
+    step = itertools.count()
+    g = torch.Generator().manual_seed(seed)
+
+    def get_batch(split: str) -> tuple[Tensor, Tensor]:
+        if split == "val":
+            return sft_batch(val_pairs, tokenizer, block_size)
+        x, y = sft_batch(pairs_for_step(next(step)), tokenizer, block_size)  # (B, T) twice
+        if replay:
+            rx, ry = data.get_batch(replay_ids, replay, x.shape[1], generator=g)  # (replay, T) twice
+            x, y = torch.cat([x, rx]), torch.cat([y, ry])
+        return x, y
+
+    return get_batch
 
 
 @torch.no_grad()

@@ -406,3 +406,14 @@ def corrupt_responses(pairs: list[Instruction], fraction: float, words: list[str
                     break
         out.append(p)
     return out
+
+
+def instruction_words(text: str, test_words: int = 200, seed: int = 0) -> tuple[list[str], list[str]]:
+    """The words of 4 to 8 lowercase letters in ``text``, split into words to train on and
+    ``test_words`` held-out words (both sorted), so that an instruction-following test asks about
+    words no training pair contained (chapters 9 and 10)."""
+    words = sorted(set(re.findall(r"\b[a-z]{4,8}\b", text)))
+    if isinstance(test_words, bool) or not isinstance(test_words, int) or not 1 <= test_words < len(words):
+        raise ValueError(f"test_words must be an integer in [1, {len(words)}) for this text, got {test_words!r}")
+    held_out = set(np.random.default_rng(seed).choice(words, test_words, replace=False).tolist())
+    return [w for w in words if w not in held_out], sorted(held_out)
