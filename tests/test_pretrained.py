@@ -222,3 +222,46 @@ def test_training_the_in_context_learners_again_gives_the_recorded_curves(tmp_pa
         assert (new_losses[-1] < 1.2) == (losses[-1] < 1.2)  # learnt, or stalled, as recorded
     model, _ = pretrained.load_in_context(tmp_path)
     assert isinstance(model, torch.nn.Module)
+
+
+@pytest.fixture(scope="module")
+def sft_record():
+    return json.loads((pretrained.DATA_DIR / "sft.json").read_text(encoding="utf-8"))
+
+
+def test_the_shipped_sft_model_follows_instructions_as_recorded(sft_record):
+    from tutorial_lib import finetune, tasks
+
+    model, record = pretrained.load_sft()
+    assert record == sft_record and not model.training
+    _, tok, _ = pretrained.load()
+    chars = data.load_char_data()
+    _, test_words = tasks.instruction_words(tok.decode(chars.train))
+    test = tasks.instruction_pairs(test_words, 200, seed=1)
+    for kind, rate in sft_record["follow_rate"].items():
+        # greedy answers: a CPU with other float rounding may flip an answer or two
+        assert finetune.follow_rate(model, tok, [p for p in test if p.kind == kind]) == pytest.approx(rate, abs=0.03)
+    ref = train.split_cross_entropy(model, chars.val, block_size=128)
+    assert ref == pytest.approx(sft_record["ref_nats_per_char"], abs=1e-3)
+    # what chapter 10 starts from: every instruction mostly followed, the reference still read
+    assert min(sft_record["follow_rate"].values()) > 0.6 and sft_record["ref_nats_per_char"] < 1.7
+
+
+def test_a_corrupt_or_missing_sft_model_says_so(tmp_path):
+    weights = _truncated_copy(tmp_path, "sft.pt", "sft.json")
+    with pytest.raises(CheckpointError, match="truncated or altered.*pretrained sft"):
+        pretrained.load_sft(tmp_path)
+    weights.unlink()
+    with pytest.raises(CheckpointError, match="sft.pt is missing"):
+        pretrained.load_sft(tmp_path)
+
+
+def test_training_the_sft_model_again_gives_the_recorded_numbers(tmp_path, sft_record):
+    """The SFT recipe is a measurement this test repeats (under a minute)."""
+    again = pretrained.build_sft(tmp_path, progress=False)
+    assert again["config"] == sft_record["config"]
+    for kind, rate in sft_record["follow_rate"].items():
+        assert again["follow_rate"][kind] == pytest.approx(rate, abs=0.1)  # training drifts with the CPU
+    assert again["ref_nats_per_char"] == pytest.approx(sft_record["ref_nats_per_char"], abs=0.05)
+    model, _ = pretrained.load_sft(tmp_path)
+    assert isinstance(model, torch.nn.Module)

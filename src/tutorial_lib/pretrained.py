@@ -23,6 +23,12 @@ follow their own hidden rule. Whether and when it appears depends on the seed, s
 ``python -m tutorial_lib.pretrained in-context`` (about 2 minutes) trains ``IN_CONTEXT_SEEDS``
 and ships the first as ``in_context.pt``, with every seed's validation curve in
 ``in_context.json``; ``load_in_context()`` loads it; a test trains it again.
+
+Chapter 10 starts from an instruction-following model: chapter 9's SFT recipe (the loss on the
+responses, replayed reference text in every batch) trained for longer, by
+``python -m tutorial_lib.pretrained sft`` (under a minute) into ``sft.pt`` and ``sft.json`` (its
+follow rates on held-out words and its reference loss); ``load_sft()`` loads it; a test trains
+it again.
 """
 
 from __future__ import annotations
@@ -41,14 +47,14 @@ from typing import Any
 
 import torch
 
-from tutorial_lib import compute, data, prompting, train, utils
+from tutorial_lib import compute, data, finetune, prompting, tasks, train, utils
 from tutorial_lib.gates import RecurrentLM
 from tutorial_lib.transformer import GPT, TransformerConfig
 
 __all__ = ["BuildConfig", "CheckpointError", "DATA_DIR", "build", "load", "checkpoint_paths", "Baseline",
            "BASELINES", "BUDGET_BATCH", "BUDGET_CONTEXT", "budget_flops", "baseline_model", "train_baseline",
            "build_baselines", "load_baseline", "InContextConfig", "IN_CONTEXT_SEEDS", "train_in_context",
-           "build_in_context", "load_in_context"]
+           "build_in_context", "load_in_context", "SFTConfig", "train_sft", "build_sft", "load_sft"]
 
 DATA_DIR = Path(__file__).parent / "data"
 NAME = "gpt_char"
@@ -390,6 +396,72 @@ def load_in_context(directory: Path | str | None = None) -> tuple[GPT, dict]:
     return model.eval(), manifest
 
 
+@dataclass
+class SFTConfig:
+    """Chapter 10's starting point: chapter 9's SFT of the shipped GPT, with replay, trained longer."""
+
+    steps: int = 600  # AdamW updates
+    pairs: int = 24  # instruction pairs per batch (tasks.instruction_pairs, fresh words every step)
+    replay: int = 6  # windows of reference text per batch, so the model keeps the reference
+    lr: float = 3e-3  # peak learning rate
+    seed: int = 0  # seeds dropout
+
+
+SFT_AGAIN = "python -m tutorial_lib.pretrained sft"
+
+
+def train_sft(config: SFTConfig = SFTConfig(), progress: bool | None = None) -> tuple[GPT, dict]:
+    """SFT of the shipped GPT on instruction pairs (chapter 9's recipe, ``finetune.sft_batches``);
+    returns the model (eval mode) and what it reached: the follow rate of each instruction kind
+    on 200 held-out words (``tasks.instruction_words``) and the reference's validation loss."""
+    model, tok, _ = load()
+    chars = data.load_char_data()
+    train_words, test_words = tasks.instruction_words(tok.decode(chars.train))
+    test = tasks.instruction_pairs(test_words, 200, seed=1)
+    utils.set_seed(config.seed)
+    get_batch = finetune.sft_batches(lambda step: tasks.instruction_pairs(train_words, config.pairs, seed=100 + step),
+                                     tok, test[:32], replay_ids=chars.train, replay=config.replay)
+    run = train.TrainConfig(steps=config.steps, lr=config.lr, eval_every=max(1, config.steps // 6), eval_batches=1,
+                            progress=progress)
+    history = train.train(model, get_batch, run)
+    model.eval()
+    record = {
+        "follow_rate": {k: finetune.follow_rate(model, tok, [p for p in test if p.kind == k])
+                        for k in tasks.INSTRUCTIONS},
+        "ref_nats_per_char": round(train.split_cross_entropy(model, chars.val, block_size=128), 6),
+        "val_curve": [[s, round(v, 4)] for s, v in zip(history.val_steps, history.val_loss)],
+        "train_seconds": round(history.seconds, 1),
+    }
+    return model, record
+
+
+def _sft_paths(directory: Path | str | None) -> tuple[Path, Path]:
+    d = Path(directory) if directory is not None else DATA_DIR
+    return d / "sft.pt", d / "sft.json"
+
+
+def build_sft(directory: Path | str | None = None, progress: bool | None = None) -> dict:
+    """Train :func:`train_sft` and write ``sft.pt`` and its manifest ``sft.json``; returns the manifest."""
+    config = SFTConfig()
+    model, record = train_sft(config, progress)
+    weights, manifest_path = _sft_paths(directory)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), weights)
+    manifest = {"config": asdict(config), "model": asdict(model.config), **record, "torch": torch.__version__,
+                "sha256": _sha256(weights)}
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def load_sft(directory: Path | str | None = None, device: torch.device | str | None = None) -> tuple[GPT, dict]:
+    """Chapter 10's shipped SFT model (eval mode) and its manifest; the tokenizer is chapter 7's."""
+    weights, manifest_path = _sft_paths(directory)
+    manifest, (config, recorded) = _read_manifest(weights, manifest_path, SFT_AGAIN, "under a minute",
+                                                  lambda m: (TransformerConfig(**m["model"]), m["sha256"]))
+    model = _load_weights(GPT(config), weights, recorded, manifest_path, "the SFT GPT", SFT_AGAIN)
+    return model.eval().to(device or "cpu"), manifest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib.pretrained",
                                      description="Build or check the book's pretrained character GPT.")
@@ -400,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="load the shipped model and print its manifest's numbers")
     sub.add_parser("baselines", help="train chapter 7's equal-budget RNN, LSTM and GPT; write budget_*")
     sub.add_parser("in-context", help="train chapter 8's in-context learners; write in_context.{pt,json}")
+    sub.add_parser("sft", help="train chapter 10's instruction-following model; write sft.{pt,json}")
     args = parser.parse_args(argv)
     if args.command == "build":
         manifest = build(BuildConfig(steps=args.steps), args.dir)
@@ -417,6 +490,12 @@ def main(argv: list[str] | None = None) -> int:
         for seed, run in manifest["runs"].items():
             print(f"seed {seed}: {run['train_seconds']:.0f} s, validation {run['val_curve'][-1][1]:.4f} nats/answer "
                   f"(ideal {manifest['ideal_val_loss']:.4f})")
+        return 0
+    if args.command == "sft":
+        manifest = build_sft()
+        rates = ", ".join(f"{k} {v:.2f}" for k, v in manifest["follow_rate"].items())
+        print(f"{manifest['train_seconds']:.0f} s; follow rate {rates}; reference "
+              f"{manifest['ref_nats_per_char']:.4f} nats/char")
         return 0
     model, _, manifest = load()
     print(f"{utils.count_parameters(model):,} parameters; validation {manifest['val_nats_per_char']:.4f} "
