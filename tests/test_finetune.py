@@ -183,6 +183,10 @@ def test_follow_rate_is_exact_match_of_the_greedy_answer():
     pairs = [tasks.Instruction("k", "a", "Q: a\nA: ", "XY"), tasks.Instruction("k", "b", "Q: b\nA: ", "XYZ"),
              tasks.Instruction("k", "c", "Q: c\nA: ", "X")]
     assert finetune.follow_rate(Answers(), tok, pairs) == pytest.approx(1 / 3)
+    mixed = pairs + [tasks.Instruction("upper", "c", "Q: c\nA: ", "XY")]
+    mixed = [tasks.Instruction("first" if p.kind == "k" else p.kind, p.word, p.prompt, p.response) for p in mixed]
+    assert finetune.follow_rates(Answers(), tok, mixed) == pytest.approx({"upper": 1.0, "first": 1 / 3})
+    assert list(finetune.follow_rates(Answers(), tok, mixed)) == ["upper", "first"]  # INSTRUCTIONS' order
 
 
 def test_greedy_answers_cut_at_the_newline_and_keep_answers_that_do_not_stop():

@@ -17,6 +17,7 @@ Supervised fine-tuning (SFT) on instruction-response pairs (``tasks.instruction_
 - ``answers``, ``greedy_answers``
                            the model's answers to the prompts, sampled or greedy, batched
 - ``follow_rate``          the fraction of instructions the model's greedy answer gets exactly right
+- ``follow_rates``         the same for each kind of instruction
 
 Full fine-tuning (9.1.1) needs nothing here: train every weight, usually at a small learning rate.
 ``prepare(model, method, lr)`` sets a model up for any of the five methods and returns its AdamW
@@ -44,7 +45,8 @@ from tutorial_lib.transformer import TransformerConfig
 
 __all__ = ["freeze_layers", "layerwise_lr_groups", "Adapter", "add_adapters", "adapter_weights",
            "LoRALinear", "add_lora", "merge_lora", "lora_weights", "METHODS", "MethodOptions", "prepare",
-           "layer_weights", "expected_trainable", "sft_batch", "sft_batches", "answers", "greedy_answers", "follow_rate"]
+           "layer_weights", "expected_trainable", "sft_batch", "sft_batches", "answers", "greedy_answers", "follow_rate",
+           "follow_rates"]
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -387,3 +389,14 @@ def follow_rate(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Inst
     the right response: a measure of instruction following that needs no judge."""
     answers = greedy_answers(model, tokenizer, pairs)
     return sum(a == p.response for a, p in zip(answers, pairs)) / len(pairs)
+
+
+def follow_rates(model: nn.Module, tokenizer: CharTokenizer, pairs: Sequence[Instruction]) -> dict[str, float]:
+    """:func:`follow_rate` for each kind of instruction in ``pairs``, in the order of
+    ``tasks.INSTRUCTIONS``: {"upper": 0.3, "reverse": 0.0, ...}."""
+    from tutorial_lib.tasks import INSTRUCTIONS
+
+    if not pairs:
+        raise ValueError("pairs must be a non-empty list of tasks.Instruction")
+    kinds = [k for k in INSTRUCTIONS if any(p.kind == k for p in pairs)]
+    return {k: follow_rate(model, tokenizer, [p for p in pairs if p.kind == k]) for k in kinds}

@@ -426,8 +426,7 @@ def train_sft(config: SFTConfig = SFTConfig(), progress: bool | None = None) -> 
     history = train.train(model, get_batch, run)
     model.eval()
     record = {
-        "follow_rate": {k: finetune.follow_rate(model, tok, [p for p in test if p.kind == k])
-                        for k in tasks.INSTRUCTIONS},
+        "follow_rate": finetune.follow_rates(model, tok, test),
         "ref_nats_per_char": round(train.split_cross_entropy(model, chars.val, block_size=128), 6),
         "val_curve": [[s, round(v, 4)] for s, v in zip(history.val_steps, history.val_loss)],
         "train_seconds": round(history.seconds, 1),
