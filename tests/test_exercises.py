@@ -477,3 +477,50 @@ def test_check_response_targets(fn, hint, capsys):
     feedback = check_response_targets(fn)
     assert not feedback.ok and hint in feedback.message, feedback.message
     verdict(capsys, feedback)
+
+
+def _bt(r_w, r_l):
+    return -torch.nn.functional.logsigmoid(r_w - r_l).mean()
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda w, l: -torch.nn.functional.logsigmoid(l - w).mean(), "wrong way round"),
+    (lambda w, l: torch.nn.functional.logsigmoid(w - l).mean(), "minus the log-likelihood"),
+    (lambda w, l: -torch.nn.functional.logsigmoid(w - l).sum(), "do not sum"),
+    (lambda w, l: -torch.sigmoid(w - l).mean(), "take the log"),
+    (lambda w, l: -torch.log(torch.sigmoid(w - l)).mean(), "underflows"),
+    (lambda w, l: _bt(w, l) + 0.1, "expected"),
+    (lambda w, l: (w - l), "return the loss as a number"),
+    (lambda w, l: 1 / 0, "ZeroDivisionError"),
+])
+def test_check_bradley_terry(fn, hint, capsys):
+    from tutorial_lib.exercises import check_bradley_terry
+
+    assert check_bradley_terry(_bt).ok
+    capsys.readouterr()
+    feedback = check_bradley_terry(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)
+
+
+def _dpo(pc, pr, rc, rr, beta):
+    return -torch.nn.functional.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda pc, pr, rc, rr, b: -torch.nn.functional.logsigmoid(b * (pc - pr)).mean(), "subtract the reference"),
+    (lambda pc, pr, rc, rr, b: _dpo(pc, pr, rc, rr, 1.0), "multiply the margin by beta"),
+    (lambda pc, pr, rc, rr, b: _dpo(pr, pc, rr, rc, b), "wrong way round"),
+    (lambda pc, pr, rc, rr, b: _dpo(pc, pr, rc, rr, b) * 3, "do not sum"),
+    (lambda pc, pr, rc, rr, b: -torch.nn.functional.logsigmoid(b * ((pc - rc) + (pr - rr))).mean(), "is subtracted"),
+    (lambda pc, pr, rc, rr, b: _dpo(pc, pr, rc, rr, b) + 0.01, "expected"),
+    (lambda pc, pr, rc, rr, b: None, "return the loss as a number"),
+])
+def test_check_dpo_loss(fn, hint, capsys):
+    from tutorial_lib.exercises import check_dpo_loss
+
+    assert check_dpo_loss(_dpo).ok
+    capsys.readouterr()
+    feedback = check_dpo_loss(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)

@@ -114,3 +114,101 @@ def test_policy_gradient_loss_gives_the_reinforce_gradient():
     assert same.item() == 0.0  # equal returns: nothing to learn once the baseline is taken off
     with pytest.raises(ValueError, match="log_probs and returns must be 1-D tensors"):
         rlhf.policy_gradient_loss(log_probs, returns[:3])
+
+
+def test_response_batch_targets_the_continuation_only():
+    prompts, conts = torch.tensor([[1, 2, 3], [4, 5, 6]]), torch.tensor([[7, 8], [9, 10]])
+    x, y = rlhf.response_batch(prompts, conts)
+    assert x.tolist() == [[1, 2, 3, 7], [4, 5, 6, 9]]
+    assert y.tolist() == [[-100, -100, 7, 8], [-100, -100, 9, 10]]
+    with pytest.raises(ValueError, match=r"prompts and continuations must be \(B, P\) and \(B, L\) tensors"):
+        rlhf.response_batch(prompts, conts[:1])
+
+
+def test_encode_preferences_and_its_bad_input():
+    prefs = [tasks.Preference("ab", "cd", "ef"), tasks.Preference("ba", "dc", "fe")]
+    prompts, chosen, rejected = rlhf.encode_preferences(prefs, TOK)
+    assert prompts.shape == chosen.shape == rejected.shape == (2, 2)
+    assert TOK.decode(chosen[1]) == "dc" and TOK.decode(rejected[0]) == "ef"
+    with pytest.raises(ValueError, match="every prompt must be 2 characters and every continuation 2"):
+        rlhf.encode_preferences(prefs + [tasks.Preference("ab", "cde", "fgh")], TOK)
+    with pytest.raises(ValueError, match="non-empty list"):
+        rlhf.encode_preferences([], TOK)
+
+
+def letter_pairs(n, seed):
+    """Prompts 'QA' with two random 6-letter continuations, labelled by the lipogram labeller."""
+    g = torch.Generator().manual_seed(seed)
+    letters = "abcdefgh"
+    texts = ["".join(letters[i] for i in torch.randint(0, 8, (6,), generator=g)) for _ in range(2 * n)]
+    return tasks.label_preferences(["QA: "] * n, texts[:n], texts[n:], noise=0.0)
+
+
+def test_the_reward_model_learns_a_preference_and_dpo_moves_towards_it():
+    torch.manual_seed(0)
+    model = gpt()
+    train_set, test_set = letter_pairs(256, 0), letter_pairs(128, 1)
+    rm = rlhf.RewardModel(model)
+    opt = torch.optim.Adam(rm.parameters(), lr=3e-3)
+    data = rlhf.encode_preferences(train_set, TOK)
+    g = torch.Generator().manual_seed(0)
+    batches = [torch.randint(len(data[0]), (32,), generator=g) for _ in range(40)]
+    losses = [rlhf.reward_model_step(rm, opt, *(t[i] for t in data)) for i in batches]
+    assert losses[0] == pytest.approx(math.log(2), rel=1e-5)  # every reward starts at 0
+    assert np_mean(losses[-5:]) < 0.5
+    with torch.no_grad():
+        p, w, l = rlhf.encode_preferences(test_set, TOK)
+        assert rlhf.preference_accuracy(rm(torch.cat([p, w], 1)), rm(torch.cat([p, l], 1))) > 0.8
+    policy = gpt()
+    history = rlhf.train_dpo(policy, model, *data, steps=30, beta=0.5, lr=3e-3)
+    assert history.loss[0] == pytest.approx(math.log(2), rel=1e-5)  # the policy starts as the reference
+    assert np_mean(history.loss[-5:]) < 0.6 and history.seconds > 0
+    with torch.no_grad():  # the policy now gives the chosen continuations more probability than before
+        margin = lambda m: (rlhf.response_log_probs(m, *rlhf.response_batch(p, w))
+                            - rlhf.response_log_probs(m, *rlhf.response_batch(p, l))).mean()
+        assert margin(policy) > margin(model) + 0.5
+
+
+def np_mean(xs):
+    return sum(xs) / len(xs)
+
+
+SMALL = CharTokenizer("QA: abe")  # few symbols, so a random policy writes e often
+
+
+def test_rl_raises_a_known_reward_and_the_kl_penalty_pulls_the_policy_back():
+    def small_gpt(seed):
+        torch.manual_seed(seed)
+        return GPT(TransformerConfig(SMALL.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+
+    e = SMALL.encode("e")[0]
+
+    class FewerE(torch.nn.Module):  # a reward model that is exactly the labeller: minus the e's written
+        def forward(self, ids):
+            return -(ids[:, 4:] == e).float().sum(1)
+
+    class Indifferent(torch.nn.Module):  # every continuation is as good as any other
+        def forward(self, ids):
+            return torch.zeros(len(ids))
+
+    prompts = torch.tensor([SMALL.encode("QA: ")] * 32)
+    free = rlhf.train_rl(small_gpt(0), small_gpt(0), FewerE(), lambda step: prompts, steps=30, length=8, beta=0.0,
+                         lr=3e-3)
+    assert len(free.reward) == len(free.kl) == 30 and free.kl[0] == pytest.approx(0, abs=1e-5)
+    assert np_mean(free.reward[-5:]) > np_mean(free.reward[:5]) + 0.5  # fewer e's than at the start
+    far = small_gpt(1)
+    with torch.no_grad():
+        far.head.weight.mul_(20)  # a peaked policy, far from the near-uniform reference
+    pulled = rlhf.train_rl(far, small_gpt(0), Indifferent(), lambda step: prompts, steps=30, length=8,
+                           beta=1.0, lr=3e-3)
+    assert np_mean(pulled.kl[-5:]) < np_mean(pulled.kl[:5]) - 0.5  # only the penalty acts: back to the reference
+    far_again = small_gpt(1)
+    with torch.no_grad():
+        far_again.head.weight.mul_(20)
+    kept = rlhf.train_rl(far_again, small_gpt(0), Indifferent(), lambda step: prompts, steps=10, length=8, beta=0.0)
+    assert torch.equal(far_again.head.weight, far.head.weight * 0 + small_gpt(1).head.weight * 20)  # nothing moved
+    assert kept.kl[-1] > np_mean(pulled.kl[-5:])
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        rlhf.train_rl(small_gpt(0), small_gpt(0), FewerE(), lambda step: prompts, steps=1, length=2, beta=-1.0)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        rlhf.train_rl(small_gpt(0), small_gpt(0), FewerE(), lambda step: prompts, steps=0, length=2, beta=1.0)

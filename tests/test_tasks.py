@@ -246,3 +246,41 @@ def test_instruction_words_hold_out_a_seeded_set():
                                       "kappa", "lambda"}  # 4 to 8 lowercase letters only
     with pytest.raises(ValueError, match=r"test_words must be an integer in \[1, 10\)"):
         tasks.instruction_words(text, test_words=10)
+
+
+def test_continuation_prompts_end_between_two_words():
+    text = "the value of a name is bound to the object when it runs " * 3
+    prompts = tasks.continuation_prompts(text, 5, length=10, seed=0)
+    assert len(set(prompts)) == 5 and all(len(p) == 10 and p.endswith(" ") and p[-2].isalpha() for p in prompts)
+    for p in prompts:
+        i = text.index(p)
+        assert text[i + 10].isalpha()  # what follows is a word
+    with pytest.raises(ValueError, match="fewer than n = 99"):
+        tasks.continuation_prompts("a b c d", 99)
+    with pytest.raises(ValueError, match="length must be a positive integer"):
+        tasks.continuation_prompts(text, 2, length=0)
+
+
+def test_the_lipogram_labeller_prefers_fewer_e_skips_ties_and_slips_at_the_noise_rate():
+    assert tasks.lipogram_score("Eel tree") == -4 and tasks.lipogram_score("a cat") == 0
+    assert tasks.lipogram_score("banana", letter="a") == -3
+    prefs = tasks.label_preferences(["p1", "p2", "p3"], ["cat", "see", "dog"], ["tee", "bee", "red"], noise=0.0)
+    assert [(p.prompt, p.chosen, p.rejected) for p in prefs] == [("p1", "cat", "tee"), ("p3", "dog", "red")]
+    n = 4000
+    noisy = tasks.label_preferences(["p"] * n, ["cat"] * n, ["eel"] * n, noise=0.2, seed=1)
+    slips = [p.flipped for p in noisy]
+    assert abs(sum(slips) / n - 0.2) < 0.02
+    assert all((p.chosen == "eel") == p.flipped for p in noisy)
+    with pytest.raises(ValueError, match=r"noise must be in \[0, 0.5\)"):
+        tasks.label_preferences(["p"], ["a"], ["b"], noise=0.5)
+    with pytest.raises(ValueError, match="one length"):
+        tasks.label_preferences(["p"], ["a", "b"], ["b"])
+    with pytest.raises(ValueError, match="letter must be a single letter"):
+        tasks.lipogram_score("abc", letter="ab")
+
+
+def test_real_word_share():
+    vocab = {"the", "cat"}
+    assert tasks.real_word_share(["the cat", "the dog", "!!"], vocab) == pytest.approx((1 + 0.5 + 0) / 3)
+    with pytest.raises(ValueError, match="non-empty list"):
+        tasks.real_word_share([], vocab)

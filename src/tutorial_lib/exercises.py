@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True, repr=False)
@@ -809,3 +810,65 @@ def check_response_targets(fn: Callable[[list[int], list[int]], tuple[torch.Tens
                        list(prompt), list(response))
     return _judge_pair(got, error, expected, mistakes, ("x", "y"),
                        "the loss covers the response and its end, and never the prompt.")
+
+
+def _judge_scalar(got: Any, error: Feedback | None, expected: torch.Tensor, mistakes: Sequence[tuple[Any, str]],
+                  success: str) -> Feedback:
+    """The verdict on a function that must return a scalar loss: its error, not a number, not
+    finite (an overflow), a known mistake, then the value against ``expected``."""
+    if error is not None:
+        return _report(error)
+    value = _as_number(got)
+    if value is None:
+        return _report(_fail(f"return the loss as a number or a 0-d tensor; got {_describe(got)}."))
+    if not np.isfinite(value):
+        return _report(_fail(f"the loss is {value}: for a large negative margin d, log(sigmoid(d)) underflows "
+                             "to log 0; use torch.nn.functional.logsigmoid(d), which is exact."))
+    for wrong, why in mistakes:
+        if abs(value - float(wrong)) <= 1e-4 * max(1.0, abs(float(wrong))):
+            return _report(_fail(why))
+    feedback = _numbers_close(value, float(expected), "the loss", rtol=1e-4, atol=1e-5)
+    return _report(_pass(success) if feedback.ok else feedback)
+
+
+def check_bradley_terry(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Feedback:
+    """Chapter 10: check ``fn(r_chosen, r_rejected) -> loss``, the Bradley-Terry loss (10.1):
+    -mean log sigma(r_chosen - r_rejected) over the pairs, both (B,)."""
+    r_w = torch.tensor([2.0, -0.5, 0.3, -100.0])
+    r_l = torch.tensor([1.0, 0.5, 0.3, 100.0])  # the last pair: the model is sure, and wrong
+    d = r_w - r_l
+    expected = -F.logsigmoid(d).mean()
+    mistakes = [
+        (-F.logsigmoid(-d).mean(), "the sign is the wrong way round: the chosen reward minus the rejected one."),
+        (F.logsigmoid(d).mean(), "the loss is minus the log-likelihood: -log sigma(r_w - r_l)."),
+        (-F.logsigmoid(d).sum(), "average over the pairs (mean), do not sum."),
+        (-torch.sigmoid(d).mean(), "take the log of the probability: the loss is -log sigma(r_w - r_l)."),
+        ((1 - torch.sigmoid(d)).mean(), "take the log of the probability: the loss is -log sigma(r_w - r_l)."),
+    ]
+    got, error = _call(fn, "check_bradley_terry", "r_chosen [2, -0.5, 0.3, -100], r_rejected [1, 0.5, 0.3, 100]",
+                       r_w.clone(), r_l.clone())
+    return _judge_scalar(got, error, expected, mistakes,
+                         "-mean log sigma(r_w - r_l): the Bradley-Terry negative log-likelihood, stable at any margin.")
+
+
+def check_dpo_loss(fn: Callable[..., torch.Tensor]) -> Feedback:
+    """Chapter 10: check ``fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta) ->
+    loss``, the DPO loss (10.5), from the responses' log-probabilities (B,) and beta > 0."""
+    pc, pr = torch.tensor([-3.0, -6.0, -2.0]), torch.tensor([-5.0, -4.0, -2.5])
+    rc, rr = torch.tensor([-4.0, -5.0, -2.0]), torch.tensor([-4.5, -4.5, -3.0])
+    beta = 0.5
+    margin = (pc - rc) - (pr - rr)  # (B,)
+    expected = -F.logsigmoid(beta * margin).mean()
+    mistakes = [
+        (-F.logsigmoid(beta * (pc - pr)).mean(), "subtract the reference's log-probabilities: the implicit reward "
+         "is beta log(pi / pi_ref), a change from the reference, not the policy's own log-probability."),
+        (-F.logsigmoid(margin).mean(), "multiply the margin by beta, as in (10.5)."),
+        (-F.logsigmoid(-beta * margin).mean(), "the sign is the wrong way round: chosen minus rejected."),
+        (-F.logsigmoid(beta * margin).sum(), "average over the pairs (mean), do not sum."),
+        (-F.logsigmoid(beta * ((pc - rc) + (pr - rr))).mean(), "the rejected response's term is subtracted: "
+         "(log pi(y_w) - log pi_ref(y_w)) - (log pi(y_l) - log pi_ref(y_l))."),
+    ]
+    got, error = _call(fn, "check_dpo_loss", "three pairs of log-probabilities, beta 0.5",
+                       pc.clone(), pr.clone(), rc.clone(), rr.clone(), beta)
+    return _judge_scalar(got, error, expected, mistakes,
+                         "the Bradley-Terry loss on the implicit reward beta log(pi / pi_ref): no reward model needed.")

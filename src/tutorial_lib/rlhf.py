@@ -12,11 +12,18 @@ function here works on the batches of ``finetune.sft_batch``: inputs ``x`` (B, T
 - ``bradley_terry_loss``   -log sigma(r(x, y_w) - r(x, y_l)): preferences -> rewards     (10.1)
 - ``policy_gradient_loss`` REINFORCE with a baseline on a KL-penalised reward          (10.2, 10.3)
 - ``dpo_loss``             direct preference optimisation, no reward model, no sampling     (10.5)
+
+and the three training loops of the chapter, each one step at a time so the notebook can show it:
+``reward_model_step`` (10.1), ``rl_step`` (10.2, 10.3) and ``dpo_step`` (10.5), on prompts and
+continuations of fixed lengths (``encode_preferences``, ``response_batch``).
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +32,8 @@ from torch import Tensor, nn
 from tutorial_lib.transformer import causal_mask
 
 __all__ = ["response_log_probs", "response_kl", "RewardModel", "bradley_terry_loss", "preference_accuracy",
-           "policy_gradient_loss", "dpo_loss"]
+           "policy_gradient_loss", "dpo_loss", "response_batch", "encode_preferences", "reward_model_step",
+           "rl_step", "dpo_step", "RLHistory", "train_rl", "train_dpo"]
 
 
 def _check_batch(x: object, y: object) -> tuple[Tensor, Tensor]:
@@ -73,8 +81,8 @@ class RewardModel(nn.Module):
     with a scalar head in place of the next-token head, read at the last token of each text
     (chapter 10). Starting from the SFT model is usual: the reward model already reads the text.
 
-    ``forward(ids, lengths)``: ids (B, T), lengths (B,) the number of real tokens of each row
-    (the rest is padding) -> rewards (B,)."""
+    ``forward(ids, lengths=None)``: ids (B, T), lengths (B,) the number of real tokens of each
+    row (the rest is padding; None: every row is T long) -> rewards (B,)."""
 
     def __init__(self, gpt: nn.Module) -> None:
         super().__init__()
@@ -86,9 +94,11 @@ class RewardModel(nn.Module):
         nn.init.zeros_(self.head.weight)  # every reward starts at 0
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+    def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         if not isinstance(ids, Tensor) or ids.ndim != 2:
             raise ValueError(f"ids must be a (B, T) tensor, got {tuple(getattr(ids, 'shape', ()))}")
+        if lengths is None:
+            lengths = torch.full(ids.shape[:1], ids.shape[1], dtype=torch.long)
         if (not isinstance(lengths, Tensor) or lengths.shape != ids.shape[:1]
                 or (lengths < 1).any() or (lengths > ids.shape[1]).any()):
             raise ValueError(f"lengths must be a (B,) = ({ids.shape[0]},) tensor of values in [1, T = {ids.shape[1]}]")
@@ -149,3 +159,138 @@ def dpo_loss(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor,
         raise ValueError(f"beta must be > 0, got {beta!r}")
     margin = (policy_chosen - ref_chosen.detach()) - (policy_rejected - ref_rejected.detach())  # (B,)
     return -F.logsigmoid(beta * margin).mean()
+
+
+# The training loops of chapter 10, on prompts (B, P) and continuations (B, L) of fixed lengths.
+def response_batch(prompts: Tensor, continuations: Tensor) -> tuple[Tensor, Tensor]:
+    """The text prompt + continuation as a language-modelling batch whose targets are the
+    continuation only: prompts (B, P), continuations (B, L) -> x, y (B, P + L - 1), y = -100 on
+    the P - 1 positions that predict the prompt (as ``finetune.sft_batch`` does for answers)."""
+    if (not isinstance(prompts, Tensor) or not isinstance(continuations, Tensor) or prompts.ndim != 2
+            or continuations.ndim != 2 or len(prompts) != len(continuations) or continuations.shape[1] < 1):
+        raise ValueError(f"prompts and continuations must be (B, P) and (B, L) tensors with one B and L >= 1, got "
+                         f"{tuple(getattr(prompts, 'shape', ()))} and {tuple(getattr(continuations, 'shape', ()))}")
+    ids = torch.cat([prompts, continuations], dim=1)  # (B, P + L)
+    x, y = ids[:, :-1], ids[:, 1:].clone()  # position t predicts token t + 1
+    y[:, :prompts.shape[1] - 1] = -100
+    return x, y
+
+
+def encode_preferences(preferences: Sequence, tokenizer) -> tuple[Tensor, Tensor, Tensor]:
+    """``tasks.Preference`` comparisons -> prompts (N, P), chosen (N, L), rejected (N, L) ids;
+    every prompt must have one length and every continuation another."""
+    if not preferences:
+        raise ValueError("preferences must be a non-empty list of tasks.Preference")
+    P, L = len(preferences[0].prompt), len(preferences[0].chosen)
+    if any(len(p.prompt) != P or len(p.chosen) != L or len(p.rejected) != L for p in preferences):
+        raise ValueError(f"every prompt must be {P} characters and every continuation {L}, like the first")
+    def ids(texts: list[str]) -> Tensor:
+        return torch.stack([tokenizer.encode_tensor(t) for t in texts])
+    return (ids([p.prompt for p in preferences]), ids([p.chosen for p in preferences]),
+            ids([p.rejected for p in preferences]))
+
+
+def reward_model_step(reward_model: RewardModel, optimizer: torch.optim.Optimizer, prompts: Tensor,
+                      chosen: Tensor, rejected: Tensor) -> float:
+    """One update of the reward model on a batch of comparisons, by the Bradley-Terry loss (10.1):
+    prompts (B, P), chosen and rejected (B, L). Returns the loss before the update."""
+    r_w = reward_model(torch.cat([prompts, chosen], 1))  # (B,)
+    r_l = reward_model(torch.cat([prompts, rejected], 1))  # (B,)
+    loss = bradley_terry_loss(r_w, r_l)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def rl_step(policy: nn.Module, reference: nn.Module, reward_model: nn.Module, optimizer: torch.optim.Optimizer,
+            prompts: Tensor, length: int, beta: float, generator: torch.Generator | None = None) -> dict[str, float]:
+    """One step of RLHF with REINFORCE: sample a continuation of ``length`` tokens for each
+    prompt (B, P) from the policy, score it with the frozen reward model, subtract beta times
+    its KL to the reference (10.3), and follow the policy gradient (10.2) with the batch-mean
+    baseline. Returns the batch's mean reward, KL and penalised return R, before the update."""
+    if not beta >= 0:
+        raise ValueError(f"beta must be >= 0, got {beta!r}")
+    with torch.no_grad():
+        continuations = policy.generate(prompts, length, temperature=1.0, generator=generator)  # (B, L)
+        reward = reward_model(torch.cat([prompts, continuations], 1))  # (B,)
+    x, y = response_batch(prompts, continuations)  # (B, P + L - 1) twice
+    log_probs = response_log_probs(policy, x, y)  # (B,), with grad
+    with torch.no_grad():
+        kl = response_kl(policy, reference, x, y)  # (B,)
+    returns = reward - beta * kl  # (10.3)
+    loss = policy_gradient_loss(log_probs, returns)  # (10.2)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    optimizer.step()
+    return {"reward": reward.mean().item(), "kl": kl.mean().item(), "return": returns.mean().item()}
+
+
+def dpo_step(policy: nn.Module, optimizer: torch.optim.Optimizer, prompts: Tensor, chosen: Tensor,
+             rejected: Tensor, ref_chosen: Tensor, ref_rejected: Tensor, beta: float) -> float:
+    """One DPO update (10.5) on comparisons: prompts (B, P), chosen and rejected (B, L), and the
+    reference's log-probabilities of both (B,), computed once before training. Returns the loss."""
+    policy_chosen = response_log_probs(policy, *response_batch(prompts, chosen))  # (B,)
+    policy_rejected = response_log_probs(policy, *response_batch(prompts, rejected))  # (B,)
+    loss = dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@dataclass
+class RLHistory:
+    """What :func:`train_rl` or :func:`train_dpo` recorded, one entry per step."""
+
+    reward: list[float] = field(default_factory=list)  # RL: the batch's mean reward-model score
+    kl: list[float] = field(default_factory=list)  # RL: the batch's mean KL(pi || pi_ref) per continuation
+    loss: list[float] = field(default_factory=list)  # DPO: the loss (10.5)
+    seconds: float = 0.0
+
+
+def _steps(steps: object) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    return steps
+
+
+def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
+             prompts_for_step: Callable[[int], Tensor], steps: int, length: int, beta: float, lr: float = 2e-4,
+             seed: int = 0) -> RLHistory:
+    """:func:`rl_step` ``steps`` times with Adam at ``lr``, on ``prompts_for_step(step)`` (B, P),
+    sampling from a generator seeded by ``seed``; the policy stays in eval mode (no dropout)."""
+    _steps(steps)
+    policy.eval()
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    history, start = RLHistory(), time.perf_counter()
+    for step in range(steps):
+        out = rl_step(policy, reference, reward_model, optimizer, prompts_for_step(step), length, beta, g)
+        history.reward.append(out["reward"])
+        history.kl.append(out["kl"])
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: Tensor, rejected: Tensor,
+              steps: int, beta: float, lr: float = 1e-4, batch: int = 32, seed: int = 0) -> RLHistory:
+    """:func:`dpo_step` ``steps`` times with Adam at ``lr`` on batches of ``batch`` comparisons
+    drawn from prompts (N, P), chosen and rejected (N, L); the reference's log-probabilities are
+    computed once, first (they are part of the time)."""
+    _steps(steps)
+    policy.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        ref_chosen = response_log_probs(reference, *response_batch(prompts, chosen))  # (N,)
+        ref_rejected = response_log_probs(reference, *response_batch(prompts, rejected))  # (N,)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    history = RLHistory()
+    for _ in range(steps):
+        i = torch.randint(len(prompts), (batch,), generator=g)
+        history.loss.append(dpo_step(policy, optimizer, prompts[i], chosen[i], rejected[i], ref_chosen[i],
+                                     ref_rejected[i], beta))
+    history.seconds = time.perf_counter() - start
+    return history

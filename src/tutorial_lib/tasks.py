@@ -417,3 +417,73 @@ def instruction_words(text: str, test_words: int = 200, seed: int = 0) -> tuple[
         raise ValueError(f"test_words must be an integer in [1, {len(words)}) for this text, got {test_words!r}")
     held_out = set(np.random.default_rng(seed).choice(words, test_words, replace=False).tolist())
     return [w for w in words if w not in held_out], sorted(held_out)
+
+
+# Chapter 10: a labeller whose taste the reader can see. It is writing a lipogram (a text without
+# one letter, as in Perec's novel *La Disparition*) and prefers the continuation with fewer e's.
+def continuation_prompts(text: str, n: int, length: int = 16, seed: int = 0) -> list[str]:
+    """``n`` distinct windows of ``length`` characters of ``text``, each ending with the space
+    between two lowercase words ("... the value of "), so the model's continuation starts a word."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    ends = [m.end() for m in re.finditer(r"(?<=[a-z]) (?=[a-z])", text) if m.end() >= length]
+    if n > len(ends):
+        raise ValueError(f"text has only {len(ends)} word boundaries, fewer than n = {n}")
+    picked = np.random.default_rng(seed).choice(len(ends), n, replace=False)
+    return [text[ends[i] - length:ends[i]] for i in picked]
+
+
+def lipogram_score(text: str, letter: str = "e") -> int:
+    """The labeller's score of a continuation: minus the number of times ``letter`` appears
+    (either case). Higher is better; 0 is a perfect lipogram."""
+    if not isinstance(letter, str) or len(letter) != 1 or not letter.isalpha():
+        raise ValueError(f"letter must be a single letter, got {letter!r}")
+    return -text.lower().count(letter.lower())
+
+
+@dataclass
+class Preference:
+    """One comparison (chapter 10): for ``prompt``, the labeller preferred ``chosen`` to
+    ``rejected``; ``flipped`` marks a label the noise turned round (the labeller's slip)."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    flipped: bool = False
+
+
+def label_preferences(prompts: list[str], first: list[str], second: list[str], score=lipogram_score,
+                      noise: float = 0.1, seed: int = 0) -> list[Preference]:
+    """A simulated labeller: for each prompt and its two continuations it prefers the one with
+    the higher ``score``, skips ties (a person would shrug) and, with probability ``noise``,
+    picks the other one, as tired people do. Returns the untied comparisons in prompt order."""
+    if not len(prompts) == len(first) == len(second) or not prompts:
+        raise ValueError(f"prompts, first and second must be non-empty lists of one length, got "
+                         f"{len(prompts)}, {len(first)} and {len(second)}")
+    if not 0 <= noise < 0.5:
+        raise ValueError(f"noise must be in [0, 0.5): a labeller who errs half the time says nothing, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for prompt, a, b in zip(prompts, first, second):
+        sa, sb = score(a), score(b)
+        slip = bool(rng.random() < noise)  # drawn for every prompt, so the slips do not depend on ties
+        if sa == sb:
+            continue
+        good, bad = (a, b) if sa > sb else (b, a)
+        out.append(Preference(prompt, bad, good, True) if slip else Preference(prompt, good, bad))
+    return out
+
+
+def real_word_share(texts: list[str], vocabulary: set[str]) -> float:
+    """What the labeller never had to check: the share of the lowercase words in ``texts`` (runs
+    of letters, lowercased) that are in ``vocabulary``, averaged over the texts (a text with no
+    word counts 0). Text keeps this near its corpus's value; gibberish drives it towards 0."""
+    if not texts:
+        raise ValueError("texts must be a non-empty list of strings")
+    shares = []
+    for t in texts:
+        words = re.findall(r"[a-z]+", t.lower())
+        shares.append(sum(w in vocabulary for w in words) / len(words) if words else 0.0)
+    return float(np.mean(shares))
