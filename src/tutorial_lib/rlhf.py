@@ -10,7 +10,7 @@ function here works on the batches of ``finetune.sft_batch``: inputs ``x`` (B, T
 - ``response_kl``          KL(pi || pi_ref) along each response, exact at every position, >= 0
 - ``RewardModel``          a transformer with a scalar head: r(x, y) for a prompt and response
 - ``bradley_terry_loss``   -log sigma(r(x, y_w) - r(x, y_l)): preferences -> rewards     (10.1)
-- ``policy_gradient_loss`` REINFORCE with a baseline on a KL-penalised reward          (10.2, 10.3)
+- ``policy_gradient_loss`` REINFORCE with a baseline                                      (10.2)
 - ``dpo_loss``             direct preference optimisation, no reward model, no sampling     (10.5)
 
 and the three training loops of the chapter, each one step at a time so the notebook can show it:
@@ -130,10 +130,10 @@ def preference_accuracy(r_chosen: Tensor, r_rejected: Tensor) -> float:
 def policy_gradient_loss(log_probs: Tensor, returns: Tensor, baseline: Tensor | float | None = None) -> Tensor:
     """REINFORCE with a baseline: a loss whose gradient is the policy gradient estimate
 
-        grad J = mean (R - b) grad log pi(y | x),   R = r(x, y) - beta KL(pi || pi_ref)      (10.2, 10.3)
+        grad J = mean (R - b) grad log pi(y | x)                                             (10.2)
 
     for responses y sampled from the policy. ``log_probs`` (B,) from :func:`response_log_probs`
-    (with grad), ``returns`` R (B,), treated as constants; ``baseline`` b defaults to the batch
+    (with grad), ``returns`` R (B,), e.g. the rewards, treated as constants; ``baseline`` b defaults to the batch
     mean of R, which lowers the variance without changing the expected gradient. -> a scalar."""
     log_probs, returns = _check_pair(log_probs, returns, "log_probs and returns")
     returns = returns.detach()
@@ -205,26 +205,27 @@ def reward_model_step(reward_model: RewardModel, optimizer: torch.optim.Optimize
 
 def rl_step(policy: nn.Module, reference: nn.Module, reward_model: nn.Module, optimizer: torch.optim.Optimizer,
             prompts: Tensor, length: int, beta: float, generator: torch.Generator | None = None) -> dict[str, float]:
-    """One step of RLHF with REINFORCE: sample a continuation of ``length`` tokens for each
-    prompt (B, P) from the policy, score it with the frozen reward model, subtract beta times
-    its KL to the reference (10.3), and follow the policy gradient (10.2) with the batch-mean
-    baseline. Returns the batch's mean reward, KL and penalised return R, before the update."""
+    """One step of RLHF on the objective (10.3): sample a continuation of ``length`` tokens for
+    each prompt (B, P) from the policy and score it with the frozen reward model; the reward's
+    gradient is the policy gradient (10.2, REINFORCE with the batch-mean baseline), and the KL
+    term, exact at every position of the samples, is differentiated directly (a low-variance
+    gradient for the penalty). Returns the batch's mean reward, KL and r - beta KL, before the update."""
     if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
+    prompts = prompts.to(next(policy.parameters()).device)
     with torch.no_grad():
         continuations = policy.generate(prompts, length, temperature=1.0, generator=generator)  # (B, L)
         reward = reward_model(torch.cat([prompts, continuations], 1))  # (B,)
     x, y = response_batch(prompts, continuations)  # (B, P + L - 1) twice
     log_probs = response_log_probs(policy, x, y)  # (B,), with grad
-    with torch.no_grad():
-        kl = response_kl(policy, reference, x, y)  # (B,)
-    returns = reward - beta * kl  # (10.3)
-    loss = policy_gradient_loss(log_probs, returns)  # (10.2)
+    kl = response_kl(policy, reference, x, y)  # (B,), with grad (the reference has none)
+    loss = policy_gradient_loss(log_probs, reward) + beta * kl.mean()  # -(10.3): (10.2) + the penalty
     optimizer.zero_grad()
     loss.backward()
     nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
     optimizer.step()
-    return {"reward": reward.mean().item(), "kl": kl.mean().item(), "return": returns.mean().item()}
+    return {"reward": reward.mean().item(), "kl": kl.mean().item(),
+            "objective": (reward - beta * kl).mean().item()}
 
 
 def dpo_step(policy: nn.Module, optimizer: torch.optim.Optimizer, prompts: Tensor, chosen: Tensor,
@@ -264,7 +265,7 @@ def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
     _steps(steps)
     policy.eval()
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(next(policy.parameters()).device).manual_seed(seed)  # samples where the model is
     history, start = RLHistory(), time.perf_counter()
     for step in range(steps):
         out = rl_step(policy, reference, reward_model, optimizer, prompts_for_step(step), length, beta, g)
@@ -282,6 +283,8 @@ def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: 
     _steps(steps)
     policy.eval()
     start = time.perf_counter()
+    device = next(policy.parameters()).device
+    prompts, chosen, rejected = prompts.to(device), chosen.to(device), rejected.to(device)
     with torch.no_grad():
         ref_chosen = response_log_probs(reference, *response_batch(prompts, chosen))  # (N,)
         ref_rejected = response_log_probs(reference, *response_batch(prompts, rejected))  # (N,)
