@@ -33,7 +33,7 @@ from tutorial_lib.transformer import causal_mask
 
 __all__ = ["response_log_probs", "response_kl", "RewardModel", "bradley_terry_loss", "preference_accuracy",
            "policy_gradient_loss", "dpo_loss", "response_batch", "encode_preferences", "reward_model_step",
-           "rl_step", "dpo_step", "RLHistory", "train_rl", "train_dpo"]
+           "rewards", "rl_step", "dpo_step", "RLHistory", "train_rl", "train_dpo"]
 
 
 def _check_batch(x: object, y: object) -> tuple[Tensor, Tensor]:
@@ -162,14 +162,18 @@ def dpo_loss(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor,
 
 
 # The training loops of chapter 10, on prompts (B, P) and continuations (B, L) of fixed lengths.
+def _check_texts(prompts: object, responses: object, name: str) -> None:
+    if (not isinstance(prompts, Tensor) or not isinstance(responses, Tensor) or prompts.ndim != 2
+            or responses.ndim != 2 or len(prompts) != len(responses) or responses.shape[1] < 1):
+        raise ValueError(f"prompts and {name} must be (B, P) and (B, L) tensors with one B and L >= 1, got "
+                         f"{tuple(getattr(prompts, 'shape', ()))} and {tuple(getattr(responses, 'shape', ()))}")
+
+
 def response_batch(prompts: Tensor, continuations: Tensor) -> tuple[Tensor, Tensor]:
     """The text prompt + continuation as a language-modelling batch whose targets are the
     continuation only: prompts (B, P), continuations (B, L) -> x, y (B, P + L - 1), y = -100 on
     the P - 1 positions that predict the prompt (as ``finetune.sft_batch`` does for answers)."""
-    if (not isinstance(prompts, Tensor) or not isinstance(continuations, Tensor) or prompts.ndim != 2
-            or continuations.ndim != 2 or len(prompts) != len(continuations) or continuations.shape[1] < 1):
-        raise ValueError(f"prompts and continuations must be (B, P) and (B, L) tensors with one B and L >= 1, got "
-                         f"{tuple(getattr(prompts, 'shape', ()))} and {tuple(getattr(continuations, 'shape', ()))}")
+    _check_texts(prompts, continuations, "continuations")
     ids = torch.cat([prompts, continuations], dim=1)  # (B, P + L)
     x, y = ids[:, :-1], ids[:, 1:].clone()  # position t predicts token t + 1
     y[:, :prompts.shape[1] - 1] = -100
@@ -190,13 +194,18 @@ def encode_preferences(preferences: Sequence, tokenizer) -> tuple[Tensor, Tensor
             ids([p.rejected for p in preferences]))
 
 
+def rewards(reward_model: nn.Module, prompts: Tensor, responses: Tensor) -> Tensor:
+    """r(x, y) for each prompt (B, P) and its response (B, L): the reward model read on the whole
+    text, prompt then response -> (B,)."""
+    _check_texts(prompts, responses, "responses")
+    return reward_model(torch.cat([prompts, responses], 1))
+
+
 def reward_model_step(reward_model: RewardModel, optimizer: torch.optim.Optimizer, prompts: Tensor,
                       chosen: Tensor, rejected: Tensor) -> float:
     """One update of the reward model on a batch of comparisons, by the Bradley-Terry loss (10.1):
     prompts (B, P), chosen and rejected (B, L). Returns the loss before the update."""
-    r_w = reward_model(torch.cat([prompts, chosen], 1))  # (B,)
-    r_l = reward_model(torch.cat([prompts, rejected], 1))  # (B,)
-    loss = bradley_terry_loss(r_w, r_l)
+    loss = bradley_terry_loss(rewards(reward_model, prompts, chosen), rewards(reward_model, prompts, rejected))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -215,7 +224,7 @@ def rl_step(policy: nn.Module, reference: nn.Module, reward_model: nn.Module, op
     prompts = prompts.to(next(policy.parameters()).device)
     with torch.no_grad():
         continuations = policy.generate(prompts, length, temperature=1.0, generator=generator)  # (B, L)
-        reward = reward_model(torch.cat([prompts, continuations], 1))  # (B,)
+        reward = rewards(reward_model, prompts, continuations)  # (B,)
     x, y = response_batch(prompts, continuations)  # (B, P + L - 1) twice
     log_probs = response_log_probs(policy, x, y)  # (B,), with grad
     kl = response_kl(policy, reference, x, y)  # (B,), with grad (the reference has none)
