@@ -169,6 +169,8 @@ def test_the_reward_model_learns_a_preference_and_dpo_moves_towards_it():
         margin = lambda m: (rlhf.response_log_probs(m, *rlhf.response_batch(p, w))
                             - rlhf.response_log_probs(m, *rlhf.response_batch(p, l))).mean()
         assert margin(policy) > margin(model) + 0.5
+    with pytest.raises(ValueError, match="batch must be a positive integer, got 0"):
+        rlhf.train_dpo(gpt(), model, *data, steps=1, beta=0.5, batch=0)
 
 
 def np_mean(xs):

@@ -260,10 +260,10 @@ class RLHistory:
     seconds: float = 0.0
 
 
-def _steps(steps: object) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    return steps
+def _positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
 
 
 def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
@@ -271,7 +271,7 @@ def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
              seed: int = 0) -> RLHistory:
     """:func:`rl_step` ``steps`` times with Adam at ``lr``, on ``prompts_for_step(step)`` (B, P),
     sampling from a generator seeded by ``seed``; the policy stays in eval mode (no dropout)."""
-    _steps(steps)
+    _positive(steps, "steps")
     policy.eval()
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     g = torch.Generator(next(policy.parameters()).device).manual_seed(seed)  # samples where the model is
@@ -289,7 +289,8 @@ def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: 
     """:func:`dpo_step` ``steps`` times with Adam at ``lr`` on batches of ``batch`` comparisons
     drawn from prompts (N, P), chosen and rejected (N, L); the reference's log-probabilities are
     computed once, first (they are part of the time)."""
-    _steps(steps)
+    _positive(steps, "steps")
+    _positive(batch, "batch")
     policy.eval()
     start = time.perf_counter()
     device = next(policy.parameters()).device
