@@ -33,7 +33,7 @@ from tutorial_lib.transformer import causal_mask
 
 __all__ = ["response_log_probs", "response_kl", "RewardModel", "bradley_terry_loss", "preference_accuracy",
            "policy_gradient_loss", "dpo_loss", "response_batch", "encode_preferences", "reward_model_step",
-           "rewards", "rl_step", "dpo_step", "RLHistory", "train_rl", "train_dpo"]
+           "rewards", "rl_step", "dpo_step", "RLHistory", "DPOHistory", "train_rl", "train_dpo"]
 
 
 def _check_batch(x: object, y: object) -> tuple[Tensor, Tensor]:
@@ -252,11 +252,18 @@ def dpo_step(policy: nn.Module, optimizer: torch.optim.Optimizer, prompts: Tenso
 
 @dataclass
 class RLHistory:
-    """What :func:`train_rl` or :func:`train_dpo` recorded, one entry per step."""
+    """What :func:`train_rl` recorded, one entry per step, and the run's wall-clock time."""
 
-    reward: list[float] = field(default_factory=list)  # RL: the batch's mean reward-model score
-    kl: list[float] = field(default_factory=list)  # RL: the batch's mean KL(pi || pi_ref) per continuation
-    loss: list[float] = field(default_factory=list)  # DPO: the loss (10.5)
+    reward: list[float] = field(default_factory=list)  # the batch's mean reward-model score
+    kl: list[float] = field(default_factory=list)  # the batch's mean KL(pi || pi_ref) per continuation
+    seconds: float = 0.0
+
+
+@dataclass
+class DPOHistory:
+    """What :func:`train_dpo` recorded: the loss (10.5) of each step, and the wall-clock time."""
+
+    loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -285,7 +292,7 @@ def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
 
 
 def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: Tensor, rejected: Tensor,
-              steps: int, beta: float, lr: float = 1e-4, batch: int = 32, seed: int = 0) -> RLHistory:
+              steps: int, beta: float, lr: float = 1e-4, batch: int = 32, seed: int = 0) -> DPOHistory:
     """:func:`dpo_step` ``steps`` times with Adam at ``lr`` on batches of ``batch`` comparisons
     drawn from prompts (N, P), chosen and rejected (N, L); the reference's log-probabilities are
     computed once, first (they are part of the time)."""
@@ -300,7 +307,7 @@ def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: 
         ref_rejected = response_log_probs(reference, *response_batch(prompts, rejected))  # (N,)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
-    history = RLHistory()
+    history = DPOHistory()
     for _ in range(steps):
         i = torch.randint(len(prompts), (batch,), generator=g)
         history.loss.append(dpo_step(policy, optimizer, prompts[i], chosen[i], rejected[i], ref_chosen[i],
