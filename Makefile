@@ -11,12 +11,13 @@ export PYTHONHASHSEED = 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv vendor book test unit nbval execute bench lab clean
+.PHONY: help venv vendor book test unit nbval execute student bench lab clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book into _build/html"
 	@echo "make test     set up .venv and run every test (unit, hygiene, nbval, book build)"
 	@echo "make execute  re-execute every notebook in place, in fresh kernels"
+	@echo "make student  write _build/student/: the notebooks without solutions or outputs"
 	@echo "make bench    time every notebook (median of REPEATS=3), the matmul peak, the GPT step"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make clean    remove _build and caches (keeps .venv)"
@@ -52,6 +53,11 @@ nbval: $(STAMP)
 
 execute: $(STAMP)
 	$(BIN)/python -m tutorial_lib.book execute $(NOTEBOOKS)
+
+# For instructors: the notebooks to hand out, solutions removed by their cell tag, outputs cleared.
+student: $(STAMP)
+	rm -rf _build/student
+	$(BIN)/python -m tutorial_lib.book student _build/student $(NOTEBOOKS)
 
 # Not part of `make test`: about 3 x 8 minutes on 2 CPU cores. Writes _build/bench.json.
 REPEATS ?= 3

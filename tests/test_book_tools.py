@@ -1,4 +1,5 @@
-"""tutorial_lib.book: the Colab setup cell comes from _config.yml, and nowhere else."""
+"""tutorial_lib.book: the Colab setup cell comes from _config.yml, and nowhere else; the student
+notebooks keep the exercises and lose the solutions and outputs."""
 
 from __future__ import annotations
 
@@ -80,3 +81,33 @@ def test_vendor_checks_sha512_and_unpacks_only_what_the_site_needs(tmp_path, mon
     monkeypatch.setattr(book, "VENDOR", {"mathjax": ("9.9.8", "sha512-AAAA", {"es5/": "mathjax/"})})
     with pytest.raises(RuntimeError, match="sha512 mismatch"):
         book.vendor(tmp_path)
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_student_notebooks_keep_the_exercises_and_lose_solutions_and_outputs(tmp_path):
+    written = book.student(NOTEBOOKS, tmp_path)
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    for original, path in zip(NOTEBOOKS, written):
+        full, nb = nbformat.read(original, as_version=4), nbformat.read(path, as_version=4)
+        nbformat.validate(nb)  # it opens
+        text = "\n".join(c.source for c in nb.cells)
+        assert "{solution-start}" not in text and "{solution-end}" not in text, path.name
+        assert not any(book.SOLUTION_TAG in c.metadata.get("tags", []) for c in nb.cells), path.name
+        for c in nb.cells:
+            if c.cell_type == "code":
+                assert c.outputs == [] and c.execution_count is None, path.name
+        solutions = [c for c in full.cells if book.SOLUTION_TAG in c.metadata.get("tags", [])]
+        assert solutions and len(nb.cells) == len(full.cells) - len(solutions)
+        assert text.count("{exercise}") == "\n".join(c.source for c in full.cells).count("{exercise}") > 0
+        stubs = [c.source for c in full.cells if "your code here" in c.source]
+        assert [c.source for c in nb.cells if "your code here" in c.source] == stubs  # the learner's cells stay
+        setup = [c.source for c in nb.cells if "setup" in c.metadata.get("tags", [])]
+        assert setup == [c.source for c in full.cells if "setup" in c.metadata.get("tags", [])] and setup
+
+
+def test_student_command_writes_the_folder(tmp_path, capsys):
+    assert book.main(["student", str(tmp_path / "student"), str(NOTEBOOKS[0])]) == 0
+    assert (tmp_path / "student" / NOTEBOOKS[0].name).exists()
+    assert "1 student notebooks in" in capsys.readouterr().out

@@ -140,20 +140,24 @@ def test_claims_are_asserted(nb):
 
 
 def test_exercises_with_tagged_solutions(nb):
+    """Every cell of a solution, from its {solution-start} to its {solution-end} and the prose
+    between, is tagged 'solution' (what `make student` removes), and no other cell is."""
     cells = nb["cells"]
     assert any("{exercise}" in source(c) for c in cells if c["cell_type"] == "markdown")
     inside = False
     n_solutions = 0
     for cell in cells:
         text = source(cell)
-        if cell["cell_type"] == "markdown" and "{solution-start}" in text:
-            # a prose-only solution opens and closes in one cell
-            inside, n_solutions = "{solution-end}" not in text, n_solutions + 1
-        elif cell["cell_type"] == "markdown" and "{solution-end}" in text:
-            inside = False
-        elif cell["cell_type"] == "code" and inside:
-            assert "solution" in cell["metadata"].get("tags", []), \
-                f"code cell inside a solution is not tagged 'solution': {text[:60]!r}"
+        starts = cell["cell_type"] == "markdown" and "{solution-start}" in text
+        ends = cell["cell_type"] == "markdown" and "{solution-end}" in text
+        if starts:
+            assert not inside, "a {solution-start} inside another solution"
+            inside, n_solutions = True, n_solutions + 1
+        tagged = "solution" in cell["metadata"].get("tags", [])
+        assert tagged == inside, (f"{'untagged' if inside else 'tagged'} {cell['cell_type']} cell "
+                                  f"{'inside' if inside else 'outside'} a solution: {text[:60]!r}")
+        if ends:
+            inside = False  # a prose-only solution opens and closes in one cell
     assert not inside, "a {solution-start} has no {solution-end}"
     assert n_solutions >= 1
 

@@ -6,6 +6,10 @@
 ``python -m tutorial_lib.book execute NOTEBOOK [NOTEBOOK ...]``
     refresh each notebook's setup cell, execute it top to bottom in a fresh kernel, and
     write it back with its outputs (what ``make execute`` runs).
+``python -m tutorial_lib.book student DEST NOTEBOOK [NOTEBOOK ...]``
+    write each notebook's student copy to DEST: the cells tagged ``solution`` removed and
+    every output cleared, by nbconvert's ``TagRemovePreprocessor`` and
+    ``ClearOutputPreprocessor`` (what ``make student`` runs).
 ``python -m tutorial_lib.book vendor [DEST]``
     download the JavaScript the built pages need (MathJax 3, RequireJS and the Jupyter
     widget renderer) from the npm registry, check each against its pinned sha512, and
@@ -33,6 +37,7 @@ import urllib.request
 from pathlib import Path
 
 SETUP_TAG = "setup"  # cell tag that marks the Colab setup cell
+SOLUTION_TAG = "solution"  # cell tag of every cell of an exercise's solution, code and prose
 
 SETUP_TEMPLATE = '''\
 # Setup. In Colab this installs the book's helper package, tutorial_lib, from the
@@ -125,6 +130,37 @@ VENDOR = {
 REGISTRY = "https://registry.npmjs.org"
 
 
+def student_notebook(path: Path) -> str:
+    """The student copy of the notebook at ``path``, as notebook JSON: nbconvert's
+    ``TagRemovePreprocessor`` drops every cell tagged ``solution`` (the solution's code and
+    the prose around it) and ``ClearOutputPreprocessor`` clears every output, so a learner
+    runs each cell for the first time."""
+    from nbconvert.exporters import NotebookExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {SOLUTION_TAG}
+    config.ClearOutputPreprocessor.enabled = True
+    config.NotebookExporter.preprocessors = [
+        "nbconvert.preprocessors.TagRemovePreprocessor",
+        "nbconvert.preprocessors.ClearOutputPreprocessor",
+    ]
+    body, _ = NotebookExporter(config=config).from_filename(str(path))
+    return body
+
+
+def student(notebooks: list[Path], dest: Path) -> list[Path]:
+    """Write :func:`student_notebook` of each of ``notebooks`` into ``dest``; returns the paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        out = dest / Path(path).name
+        out.write_text(student_notebook(Path(path)), encoding="utf-8")
+        written.append(out)
+    return written
+
+
 def _npm_tarball(name: str, version: str, integrity: str) -> bytes:
     """The package's tarball from the npm registry, after checking its sha512."""
     url = f"{REGISTRY}/{name}/-/{name.split('/')[-1]}-{version}.tgz"
@@ -171,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("execute", help="execute notebooks in place")
     run.add_argument("notebooks", nargs="+", type=Path)
     run.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
+    stu = sub.add_parser("student", help="write student notebooks: no solutions, no outputs")
+    stu.add_argument("dest", type=Path)
+    stu.add_argument("notebooks", nargs="+", type=Path)
     ven = sub.add_parser("vendor", help="download the site's JavaScript for offline pages")
     ven.add_argument("dest", nargs="?", type=Path, default=None, help="default: <root>/_build/site_extra")
     args = parser.parse_args(argv)
@@ -181,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "vendor":
         out = vendor(args.dest or find_root() / "_build" / "site_extra")
         print(f"JavaScript for offline pages in {out}")
+        return 0
+    if args.command == "student":
+        written = student(args.notebooks, args.dest)
+        print(f"{len(written)} student notebooks in {args.dest}")
         return 0
     for path in args.notebooks:
         seconds = execute(path, timeout=args.timeout)
