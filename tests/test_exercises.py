@@ -524,3 +524,58 @@ def test_check_dpo_loss(fn, hint, capsys):
     feedback = check_dpo_loss(fn)
     assert not feedback.ok and hint in feedback.message, feedback.message
     verdict(capsys, feedback)
+
+
+def _ece(conf, ok, bins):
+    from tutorial_lib.calibration import expected_calibration_error
+
+    return expected_calibration_error(conf, ok, bins)
+
+
+def _ece_variant(conf, ok, bins, weighted=True, absolute=True, clip=True):
+    which = (conf * bins).astype(int)
+    which = np.minimum(which, bins - 1) if clip else which
+    total = 0.0
+    for b in np.unique(which):
+        if b >= bins:
+            continue
+        m = which == b
+        gap = ok[m].mean() - conf[m].mean()
+        gap = abs(gap) if absolute else gap
+        total += (m.sum() / len(conf)) * gap if weighted else gap / len(np.unique(which))
+    return total
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda c, o, b: _ece_variant(c, o, b, weighted=False), "weight each bin"),
+    (lambda c, o, b: _ece_variant(c, o, b, absolute=False), "absolute value"),
+    (lambda c, o, b: abs(o.mean() - c.mean()), "compare within bins"),
+    (lambda c, o, b: _ece_variant(c, o, b, clip=False), "last bin"),
+    (lambda c, o, b: _ece(c, o, b) + 0.01, "expected"),
+    (lambda c, o, b: "0.1", "return the error as a number"),
+])
+def test_check_ece(fn, hint, capsys):
+    from tutorial_lib.exercises import check_ece
+
+    assert check_ece(_ece).ok
+    capsys.readouterr()
+    feedback = check_ece(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda x, y: np.polyfit(x, y, 1)[0], "fit on log-log axes"),
+    (lambda x, y: np.polyfit(np.log(y), np.log(x), 1)[0], "regress log y on log x"),
+    (lambda x, y: np.log(y[-1] / y[0]) / np.log(x[-1] / x[0]), "use every point"),
+    (lambda x, y: np.polyfit(np.log10(x), np.log(y), 1)[0], "same logarithm"),
+    (lambda x, y: 2.0, "expected"),
+])
+def test_check_power_law_slope(fn, hint, capsys):
+    from tutorial_lib.exercises import check_power_law_slope
+
+    assert check_power_law_slope(lambda x, y: np.polyfit(np.log(x), np.log(y), 1)[0]).ok
+    capsys.readouterr()
+    feedback = check_power_law_slope(fn)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)

@@ -284,3 +284,15 @@ def test_plot_grouped_bars_one_bar_per_group_and_category_with_values():
         plots.plot_grouped_bars({"noisy": [0.1]}, ["a", "b"], "rate", "t")
     with pytest.raises(ValueError, match="groups must be a non-empty mapping"):
         plots.plot_grouped_bars({}, ["a"], "rate", "t")
+
+
+def test_plot_reliability_one_line_per_group_and_the_diagonal():
+    fig = plots.plot_reliability({"seen": ([0.95, 0.9, 0.2], [1, 1, 0]), "unseen": ([0.9, 0.85], [0, 0])})
+    ax = fig.axes[0]
+    labels = [l.get_label() for l in ax.get_lines()]
+    assert labels == ["calibrated", "seen", "unseen"]
+    unseen = ax.get_lines()[2]
+    assert list(unseen.get_ydata()) == [0.0, 0.0] and list(unseen.get_xdata()) == pytest.approx([0.85, 0.9])
+    assert list(ax.get_lines()[1].get_ydata()) == [0.0, 1.0]  # the bin of 0.2, then the bin of 0.9 and 0.95
+    with pytest.raises(ValueError, match="groups must be a non-empty mapping"):
+        plots.plot_reliability({})

@@ -284,3 +284,15 @@ def test_real_word_share():
     assert tasks.real_word_share(["the cat", "the dog", "!!"], vocab) == pytest.approx((1 + 0.5 + 0) / 3)
     with pytest.raises(ValueError, match="non-empty list"):
         tasks.real_word_share([], vocab)
+
+
+def test_fictional_facts_are_distinct_people_with_a_city_each():
+    facts = tasks.fictional_facts(300, seed=0)
+    assert len({f.word for f in facts}) == 300
+    assert all(f.prompt == f"Q: Where does {f.word} live?\nA: " and f.response in tasks.FACT_CITIES for f in facts)
+    assert len({c[0] for c in tasks.FACT_CITIES}) == len(tasks.FACT_CITIES)  # a first letter names a city
+    counts = [sum(f.response == c for f in facts) for c in tasks.FACT_CITIES]
+    assert min(counts) > 15  # roughly uniform: no city is a safe guess
+    assert tasks.fictional_facts(300, seed=0) == facts and tasks.fictional_facts(300, seed=1) != facts
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 2000\]"):
+        tasks.fictional_facts(0)

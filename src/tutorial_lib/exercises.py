@@ -872,3 +872,68 @@ def check_dpo_loss(fn: Callable[..., torch.Tensor]) -> Feedback:
                        pc.clone(), pr.clone(), rc.clone(), rr.clone(), beta)
     return _judge_scalar(got, error, expected, mistakes,
                          "the Bradley-Terry loss on the implicit reward beta log(pi / pi_ref): no reward model needed.")
+
+
+def check_ece(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> Feedback:
+    """Chapter 11: check ``fn(confidence, correct, bins) -> ece``, the expected calibration error
+    (11.1): bins of equal width on [0, 1] (a confidence of 1 in the last), and the sum over
+    non-empty bins of (count / N) |accuracy - mean confidence|."""
+    from tutorial_lib.calibration import expected_calibration_error, reliability
+
+    conf = np.array([0.05, 0.15, 0.35, 0.62, 0.68, 0.95, 1.0, 0.92])
+    ok = np.array([0, 1, 0, 1, 0, 1, 0, 1])  # overconfident overall; the answer at confidence 1 is wrong
+    bins = 5
+    expected = expected_calibration_error(conf, ok, bins)
+    mean_conf, accuracy, count = reliability(conf, ok, bins)
+    full = count > 0
+    gaps = np.abs(accuracy[full] - mean_conf[full])
+    mistakes = [
+        (float(np.mean(gaps)), "weight each bin by its share of the answers, n_b / N: a bin of one answer "
+         "counts less than a bin of three."),
+        (float(np.sum(count[full] / count.sum() * (accuracy[full] - mean_conf[full]))), "take the absolute value "
+         "of accuracy - confidence in each bin: over- and under-confidence must not cancel."),
+        (abs(float(ok.mean() - conf.mean())), "compare within bins, not once over all answers: a model can be "
+         "right on average and wrong in every bin."),
+        (expected_calibration_error(conf[conf < 1], ok[conf < 1], bins) * (len(conf) - 1) / len(conf),
+         "a confidence of exactly 1 belongs to the last bin: clip the bin index to bins - 1."),
+    ]
+    got, error = _call(fn, "check_ece", "8 answers, 5 bins", conf.copy(), ok.copy(), bins)
+    if error is not None:
+        return _report(error)
+    value = _as_number(got)
+    if value is None:
+        return _report(_fail(f"return the error as a number; got {_describe(got)}."))
+    for wrong, why in mistakes:
+        if abs(value - wrong) < 1e-9 and abs(wrong - expected) > 1e-9:
+            return _report(_fail(why))
+    feedback = _numbers_close(value, expected, "the ECE", rtol=1e-6, atol=1e-9)
+    return _report(_pass("the count-weighted gap between confidence and accuracy, bin by bin.") if feedback.ok
+                   else feedback)
+
+
+def check_power_law_slope(fn: Callable[[Sequence[float], Sequence[float]], float]) -> Feedback:
+    """Chapter 11: check ``fn(x, y) -> slope``, the exponent k of a power law y = a x^k fitted by
+    least squares to the points on log-log axes (the slope of log y against log x)."""
+    x = np.array([32.0, 64.0, 128.0, 256.0])
+    y = 3.0 * x ** 1.7 * np.array([1.0, 1.1, 0.95, 1.02])  # a noisy power law
+    expected = float(np.polyfit(np.log(x), np.log(y), 1)[0])
+    mistakes = [
+        (float(np.polyfit(x, y, 1)[0]), "fit on log-log axes: the slope of log y against log x, not of y against x."),
+        (float(np.polyfit(np.log(y), np.log(x), 1)[0]), "the slope of log y against log x: regress log y on log x, "
+         "not the other way round."),
+        (float(np.log(y[-1] / y[0]) / np.log(x[-1] / x[0])), "use every point (least squares), not only the first "
+         "and the last: with noise the two ends can mislead."),
+        (float(np.polyfit(np.log10(x), np.log(y), 1)[0]), "take the same logarithm of x and y; the base cancels "
+         "only then."),
+    ]
+    got, error = _call(fn, "check_power_law_slope", "4 points of y = 3 x^1.7 with noise", x.copy(), y.copy())
+    if error is not None:
+        return _report(error)
+    value = _as_number(got)
+    if value is None:
+        return _report(_fail(f"return the slope as a number; got {_describe(got)}."))
+    for wrong, why in mistakes:
+        if abs(value - wrong) < 1e-6:
+            return _report(_fail(why))
+    feedback = _numbers_close(value, expected, "the slope", rtol=1e-6, atol=1e-9)
+    return _report(_pass(f"k = {value:.3f}: y grows like x to that power.") if feedback.ok else feedback)

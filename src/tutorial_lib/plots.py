@@ -713,3 +713,31 @@ def plot_grouped_bars(
     ax.set(ylabel=ylabel, title=title)
     ax.legend()
     return fig
+
+
+def plot_reliability(
+    groups: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    bins: int = 10,
+    ax: Axes | None = None,
+    title: str = "Is the model as sure as it is right?",
+) -> Figure:
+    """A reliability diagram (chapter 11): for each group ``label -> (confidence, correct)``,
+    the accuracy of the answers in each confidence bin against their mean confidence, as a
+    line with a marker per non-empty bin (its size grows with the bin's count), and the
+    diagonal where a calibrated model would lie. Returns the figure."""
+    from tutorial_lib.calibration import reliability
+
+    if not isinstance(groups, Mapping) or len(groups) == 0:
+        raise ValueError("groups must be a non-empty mapping label -> (confidence, correct)")
+    fig, ax = _axes(ax)
+    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="calibrated")
+    for i, (label, (confidence, correct)) in enumerate(groups.items()):
+        mean_conf, accuracy, count = reliability(confidence, correct, bins)
+        full = count > 0
+        color = PALETTE[i % len(PALETTE)]
+        ax.plot(mean_conf[full], accuracy[full], color=color, lw=1.5, label=label)
+        ax.scatter(mean_conf[full], accuracy[full], s=12 + 120 * count[full] / count.sum(), color=color, zorder=3)
+    ax.set(xlim=(0, 1.02), ylim=(-0.02, 1.02), xlabel="confidence (probability of the answer)",
+           ylabel="accuracy in that bin", title=title)
+    ax.legend(loc="upper left")
+    return fig

@@ -487,3 +487,26 @@ def real_word_share(texts: list[str], vocabulary: set[str]) -> float:
         words = re.findall(r"[a-z]+", t.lower())
         shares.append(sum(w in vocabulary for w in words) / len(words) if words else 0.0)
     return float(np.mean(shares))
+
+
+# Chapter 11: facts a model can only know by having read them, so what it says about a person
+# it never read about is made up. The cities start with different letters: the first letter
+# of an answer says which city it is.
+FACT_CITIES = ("Accra", "Baku", "Doha", "Kyiv", "Lima", "Oslo", "Rome", "Suva")
+
+
+def fictional_facts(n: int, seed: int = 0) -> list[Instruction]:
+    """``n`` made-up people, each with a distinct three-syllable name, and the city each lives
+    in, drawn uniformly from ``FACT_CITIES``: "Q: Where does Bikamo live?\\nA: " -> "Lima". No
+    name can be guessed from the others, so a model knows a fact only if it was trained on it."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 2000:
+        raise ValueError(f"n must be an integer in [1, 2000], got {n!r}")
+    rng = np.random.default_rng(seed)
+    consonants, vowels = "bdfgklmnprstvz", "aeiou"
+    names: list[str] = []
+    while len(names) < n:
+        name = "".join(rng.choice(list(consonants)) + rng.choice(list(vowels)) for _ in range(3)).capitalize()
+        if name not in names:
+            names.append(name)
+    return [Instruction("fact", name, f"Q: Where does {name} live?\nA: ", FACT_CITIES[rng.integers(len(FACT_CITIES))])
+            for name in names]
