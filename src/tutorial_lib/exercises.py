@@ -812,22 +812,29 @@ def check_response_targets(fn: Callable[[list[int], list[int]], tuple[torch.Tens
                        "the loss covers the response and its end, and never the prompt.")
 
 
-def _judge_scalar(got: Any, error: Feedback | None, expected: torch.Tensor, mistakes: Sequence[tuple[Any, str]],
-                  success: str) -> Feedback:
-    """The verdict on a function that must return a scalar loss: its error, not a number, not
-    finite (an overflow), a known mistake, then the value against ``expected``."""
+LOGSIGMOID_HINT = ("for a large negative margin d, log(sigmoid(d)) underflows to log 0; use "
+                   "torch.nn.functional.logsigmoid(d), which is exact.")
+
+
+def _judge_scalar(got: Any, error: Feedback | None, expected: Any, mistakes: Sequence[tuple[Any, str]],
+                  success: str, what: str = "the loss", nonfinite: str = LOGSIGMOID_HINT,
+                  rtol: float = 1e-4) -> Feedback:
+    """The verdict on a function that must return one number ``what``: its error, not a number,
+    not finite (``nonfinite`` says why it may be), a known mistake (one that differs from the
+    expected value), then the value against ``expected``."""
     if error is not None:
         return _report(error)
     value = _as_number(got)
     if value is None:
-        return _report(_fail(f"return the loss as a number or a 0-d tensor; got {_describe(got)}."))
+        return _report(_fail(f"return {what} as a number or a 0-d tensor; got {_describe(got)}."))
     if not np.isfinite(value):
-        return _report(_fail(f"the loss is {value}: for a large negative margin d, log(sigmoid(d)) underflows "
-                             "to log 0; use torch.nn.functional.logsigmoid(d), which is exact."))
+        return _report(_fail(f"{what} is {value}: {nonfinite}"))
+    expected = float(expected)
     for wrong, why in mistakes:
-        if abs(value - float(wrong)) <= 1e-4 * max(1.0, abs(float(wrong))):
+        wrong = float(wrong)
+        if abs(value - wrong) <= rtol * max(1.0, abs(wrong)) and abs(wrong - expected) > rtol * max(1.0, abs(expected)):
             return _report(_fail(why))
-    feedback = _numbers_close(value, float(expected), "the loss", rtol=1e-4, atol=1e-5)
+    feedback = _numbers_close(value, expected, what, rtol=rtol, atol=rtol / 10)
     return _report(_pass(success) if feedback.ok else feedback)
 
 
@@ -898,17 +905,9 @@ def check_ece(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> Feedback:
          "a confidence of exactly 1 belongs to the last bin: clip the bin index to bins - 1."),
     ]
     got, error = _call(fn, "check_ece", "8 answers, 5 bins", conf.copy(), ok.copy(), bins)
-    if error is not None:
-        return _report(error)
-    value = _as_number(got)
-    if value is None:
-        return _report(_fail(f"return the error as a number; got {_describe(got)}."))
-    for wrong, why in mistakes:
-        if abs(value - wrong) < 1e-9 and abs(wrong - expected) > 1e-9:
-            return _report(_fail(why))
-    feedback = _numbers_close(value, expected, "the ECE", rtol=1e-6, atol=1e-9)
-    return _report(_pass("the count-weighted gap between confidence and accuracy, bin by bin.") if feedback.ok
-                   else feedback)
+    return _judge_scalar(got, error, expected, mistakes,
+                         "the count-weighted gap between confidence and accuracy, bin by bin.", what="the error",
+                         nonfinite="look for an empty bin (0/0) in your sum.", rtol=1e-6)
 
 
 def check_power_law_slope(fn: Callable[[Sequence[float], Sequence[float]], float]) -> Feedback:
@@ -927,13 +926,7 @@ def check_power_law_slope(fn: Callable[[Sequence[float], Sequence[float]], float
          "only then."),
     ]
     got, error = _call(fn, "check_power_law_slope", "4 points of y = 3 x^1.7 with noise", x.copy(), y.copy())
-    if error is not None:
-        return _report(error)
-    value = _as_number(got)
-    if value is None:
-        return _report(_fail(f"return the slope as a number; got {_describe(got)}."))
-    for wrong, why in mistakes:
-        if abs(value - wrong) < 1e-6:
-            return _report(_fail(why))
-    feedback = _numbers_close(value, expected, "the slope", rtol=1e-6, atol=1e-9)
-    return _report(_pass(f"k = {value:.3f}: y grows like x to that power.") if feedback.ok else feedback)
+    value = _as_number(got) if error is None else None
+    return _judge_scalar(got, error, expected, mistakes,
+                         f"k = {value:.3f}: y grows like x to that power." if value is not None else "",
+                         what="the slope", nonfinite="take logarithms of positive numbers only.", rtol=1e-6)
