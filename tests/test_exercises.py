@@ -26,6 +26,16 @@ def verdict(capsys, feedback: Feedback) -> str:
     return out
 
 
+def catches(check, right, wrong, hint: str, capsys) -> None:
+    """``check`` passes the ``right`` answer and fails the ``wrong`` one with ``hint`` in its
+    verdict, printed as one line."""
+    assert check(right).ok
+    capsys.readouterr()
+    feedback = check(wrong)
+    assert not feedback.ok and hint in feedback.message, feedback.message
+    verdict(capsys, feedback)
+
+
 # ---------------------------------------------------------------- building blocks
 
 
@@ -496,11 +506,7 @@ def _bt(r_w, r_l):
 def test_check_bradley_terry(fn, hint, capsys):
     from tutorial_lib.exercises import check_bradley_terry
 
-    assert check_bradley_terry(_bt).ok
-    capsys.readouterr()
-    feedback = check_bradley_terry(fn)
-    assert not feedback.ok and hint in feedback.message, feedback.message
-    verdict(capsys, feedback)
+    catches(check_bradley_terry, _bt, fn, hint, capsys)
 
 
 def _dpo(pc, pr, rc, rr, beta):
@@ -519,11 +525,7 @@ def _dpo(pc, pr, rc, rr, beta):
 def test_check_dpo_loss(fn, hint, capsys):
     from tutorial_lib.exercises import check_dpo_loss
 
-    assert check_dpo_loss(_dpo).ok
-    capsys.readouterr()
-    feedback = check_dpo_loss(fn)
-    assert not feedback.ok and hint in feedback.message, feedback.message
-    verdict(capsys, feedback)
+    catches(check_dpo_loss, _dpo, fn, hint, capsys)
 
 
 def _ece(conf, ok, bins):
@@ -557,11 +559,7 @@ def _ece_variant(conf, ok, bins, weighted=True, absolute=True, clip=True):
 def test_check_ece(fn, hint, capsys):
     from tutorial_lib.exercises import check_ece
 
-    assert check_ece(_ece).ok
-    capsys.readouterr()
-    feedback = check_ece(fn)
-    assert not feedback.ok and hint in feedback.message, feedback.message
-    verdict(capsys, feedback)
+    catches(check_ece, _ece, fn, hint, capsys)
 
 
 @pytest.mark.parametrize("fn, hint", [
@@ -574,8 +572,4 @@ def test_check_ece(fn, hint, capsys):
 def test_check_power_law_slope(fn, hint, capsys):
     from tutorial_lib.exercises import check_power_law_slope
 
-    assert check_power_law_slope(lambda x, y: np.polyfit(np.log(x), np.log(y), 1)[0]).ok
-    capsys.readouterr()
-    feedback = check_power_law_slope(fn)
-    assert not feedback.ok and hint in feedback.message, feedback.message
-    verdict(capsys, feedback)
+    catches(check_power_law_slope, lambda x, y: np.polyfit(np.log(x), np.log(y), 1)[0], fn, hint, capsys)
