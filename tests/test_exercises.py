@@ -573,3 +573,311 @@ def test_check_power_law_slope(fn, hint, capsys):
     from tutorial_lib.exercises import check_power_law_slope
 
     catches(check_power_law_slope, lambda x, y: np.polyfit(np.log(x), np.log(y), 1)[0], fn, hint, capsys)
+
+
+# ---------------------------------------------------------------- the checkers added with chapter 11's kit
+
+
+def _shares(cell, xs, every_state=True, squared=True):
+    """Exercise 2.3 as a learner writes it (the notebook's solution), with two ways to get it wrong."""
+    T, B, _ = xs.shape
+    copies = [cell.W.detach().clone().requires_grad_() for _ in range(T)]
+    h, total = torch.zeros(B, cell.W.shape[0]), 0.0
+    for t in range(T):
+        h = torch.tanh(h @ copies[t].T + xs[t] @ cell.U.T + cell.b_h)
+        if every_state:
+            total = total + (h.square().sum() if squared else h.sum())
+    if not every_state:
+        total = h.square().sum()
+    total.backward()
+    return torch.stack([W_t.grad.norm() for W_t in copies])
+
+
+def _whole_gradient(cell, xs):
+    h, total = torch.zeros(xs.shape[1], cell.W.shape[0]), 0.0
+    for x_t in xs:
+        h = cell(x_t, h)
+        total = total + h.square().sum()
+    (grad,) = torch.autograd.grad(total, cell.W)
+    return grad.norm().repeat(len(xs))
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda c, xs: _shares(c, xs, every_state=False), "section 2.2's loss"),
+    (lambda c, xs: _shares(c, xs, squared=False), "square the states"),
+    (_whole_gradient, "a copy of W of its own"),
+    (lambda c, xs: _shares(c, xs)[:-1], "shape"),
+    (lambda c, xs: _shares(c, xs) * 1.01, "differs"),
+])
+def test_check_every_step_shares(fn, hint, capsys):
+    from tutorial_lib.exercises import check_every_step_shares
+
+    state = torch.random.get_rng_state()
+    catches(check_every_step_shares, _shares, fn, hint, capsys)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the learner's random numbers are untouched
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda w, T, k: w ** T, "T - k factors"),
+    (lambda w, T, k: w ** (T - k + 1), "one factor too many"),
+    (lambda w, T, k: (T - k) * w ** (T - k - 1), "with respect to w"),
+    (lambda w, T, k: abs(w) ** (T - k), "keep the sign"),
+    (lambda w, T, k: math.exp((T - k) * math.log(w)), "ValueError"),  # log of a negative w
+    (lambda w, T, k: torch.ones(2), "as a number"),
+])
+def test_check_one_d_jacobian(fn, hint, capsys):
+    from tutorial_lib.exercises import check_one_d_jacobian
+
+    catches(check_one_d_jacobian, lambda w, T, k: w ** (T - k), fn, hint, capsys)
+    if hint == "T - k factors":
+        assert "(on w=0.9, T=30, k=5)" in check_one_d_jacobian(fn).message
+
+
+def _carousel(C_0, C_tilde):
+    C = C_0
+    for C_t in C_tilde:  # eq. 4.4 with f = i = 1
+        C = C + C_t
+    return C
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda C_0, Ct: Ct.sum(0), "C_0 is missing"),
+    (lambda C_0, Ct: Ct[-1], "last candidate"),
+    (lambda C_0, Ct: C_0 + Ct.mean(0), "does not average"),
+    (lambda C_0, Ct: torch.tanh(_carousel(C_0, Ct)), "h_T"),
+    (lambda C_0, Ct: torch.as_tensor(_carousel(C_0, Ct).detach().numpy()), "not connected to C_0"),
+    (lambda C_0, Ct: 2 * C_0 - C_0.detach() + Ct.sum(0) + 0 * C_0, "should be the identity"),
+    (lambda C_0, Ct: _carousel(C_0, Ct).T, "shape"),
+])
+def test_check_never_forget(fn, hint, capsys):
+    from tutorial_lib.exercises import check_never_forget
+
+    catches(check_never_forget, _carousel, fn, hint, capsys)
+
+
+def _kv_step(layer, x_new, cache, keep=True, scale=True, recompute=False):
+    """Exercise 6.1's solution, with the ways a learner gets it wrong."""
+    B, _, C = x_new.shape
+    H, D = layer.H, layer.D
+    heads = lambda t: t.view(B, -1, H, D).transpose(1, 2)  # (B, L, C) -> (B, H, L, D)
+    if recompute:  # keeps the inputs and projects every key again
+        cache["x"] = x_new if "x" not in cache else torch.cat([cache["x"], x_new], dim=1)
+        k, v = heads(layer.W_K(cache["x"])), heads(layer.W_V(cache["x"]))
+    else:
+        k, v = heads(layer.W_K(x_new)), heads(layer.W_V(x_new))
+        if keep:
+            k = cache["k"] = k if "k" not in cache else torch.cat([cache["k"], k], dim=2)
+            v = cache["v"] = v if "v" not in cache else torch.cat([cache["v"], v], dim=2)
+    q = heads(layer.W_Q(x_new))  # (B, H, 1, D)
+    w = torch.softmax(q @ k.transpose(-2, -1) / (D ** 0.5 if scale else 1.0), dim=-1)
+    return layer.W_O((w @ v).transpose(1, 2).reshape(B, 1, C))
+
+
+_GLOBAL_CACHE: dict = {}
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda l, x, c: _kv_step(l, x, c, keep=False), "attended only to itself"),
+    (lambda l, x, c: _kv_step(l, x, c, scale=False), "sqrt(D)"),
+    (lambda l, x, c: _kv_step(l, x, c, recompute=True), "W_K projected 28 positions for 7 tokens"),
+    (lambda l, x, c: _kv_step(l, x, _GLOBAL_CACHE), "still empty"),
+    (lambda l, x, c: _kv_step(l, x, c)[:, 0], "shape (2, 1, 16)"),
+    (lambda l, x, c: _kv_step(l, x, c) + 0.01, "differs"),
+])
+def test_check_kv_cache(fn, hint, capsys):
+    from tutorial_lib.exercises import check_kv_cache
+
+    _GLOBAL_CACHE.clear()
+    state = torch.random.get_rng_state()
+    catches(check_kv_cache, _kv_step, fn, hint, capsys)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the learner's random numbers are untouched
+
+
+def test_check_kv_cache_accepts_the_library_layer_path(capsys):
+    """A cache written with the layer's own helpers (as the notebook's solution does) passes too."""
+    from tutorial_lib import attention
+    from tutorial_lib.exercises import check_kv_cache
+
+    def solution(layer, x_new, cache):
+        q, k, v = (layer._heads(m(x_new)) for m in (layer.W_Q, layer.W_K, layer.W_V))
+        cache["k"] = k if "k" not in cache else torch.cat([cache["k"], k], dim=2)
+        cache["v"] = v if "v" not in cache else torch.cat([cache["v"], v], dim=2)
+        out, _ = attention.dot_product_attention(q, cache["k"], cache["v"])
+        return layer.W_O(out.transpose(1, 2).reshape(x_new.shape[0], 1, layer.C))
+
+    assert verdict(capsys, check_kv_cache(solution))
+
+
+def _rotation(angle):
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.tensor([[c, -s], [s, c]])
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda k, w: _rotation(k * w).T, "rotation by -kω"),
+    (lambda k, w: _rotation(w), "one position on"),
+    (lambda k, w: _rotation(k * w).numpy(), "torch.Tensor"),
+    (lambda k, w: _rotation(k * w)[0], "shape"),
+])
+def test_check_shift_matrix(fn, hint, capsys):
+    from tutorial_lib import transformer
+    from tutorial_lib.exercises import check_shift_matrix
+
+    catches(check_shift_matrix, lambda k, w: _rotation(k * w), fn, hint, capsys)
+    pe = transformer.sinusoidal_positions(40, 16)  # the right answer does move the book's encodings
+    omega = 10000 ** (-4 / 16)
+    assert torch.allclose(pe[3, 4:6] @ _rotation(5 * omega), pe[8, 4:6], atol=1e-5)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda C: 12 * C * C, "biases"),
+    (lambda C: 12 * C * C + 9 * C, "LayerNorms are missing"),
+    (lambda C: 4 * (C * C + C) + 2 * (C * C + C) + 4 * C, "4C wide"),
+    (lambda C: 3 * (C * C + C) + 8 * C * C + 5 * C + 4 * C, "four projections"),
+    (lambda C: 12 * C * C + 13 * C + 1, "expected"),
+])
+def test_check_encoder_layer_params(fn, hint, capsys):
+    from tutorial_lib import transformer, utils
+    from tutorial_lib.exercises import check_encoder_layer_params
+
+    catches(check_encoder_layer_params, lambda C: 12 * C * C + 13 * C, fn, hint, capsys)
+    for C, H in ((64, 4), (64, 8), (8, 2)):  # the checker's answer is the book's layer
+        assert utils.count_parameters(transformer.EncoderLayer(C, H, 4 * C)) == 12 * C * C + 13 * C
+
+
+def _gru_flops(V, d_x, d_h, gates=3, passes=6, output=True, embedding=False):
+    return passes * (gates * d_h * (d_x + d_h) + (V * d_h if output else 0) + (V * d_x if embedding else 0))
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda V, d_x, d_h: _gru_flops(V, d_x, d_h, gates=4), "LSTM's count"),
+    (lambda V, d_x, d_h: _gru_flops(V, d_x, d_h, passes=2), "forward pass only"),
+    (lambda V, d_x, d_h: _gru_flops(V, d_x, d_h, output=False), "output layer"),
+    (lambda V, d_x, d_h: _gru_flops(V, d_x, d_h, embedding=True), "table lookup"),
+    (lambda V, d_x, d_h: 6 * (3 * d_h * d_h + V * d_h), "d_h + d_x inputs"),
+])
+def test_check_gru_lm_flops(fn, hint, capsys):
+    from tutorial_lib import compute, gates
+    from tutorial_lib.exercises import check_gru_lm_flops
+
+    catches(check_gru_lm_flops, _gru_flops, fn, hint, capsys)
+    gru = gates.RecurrentLM("gru", 94, hidden_size=256, embed_size=64)  # the checker agrees with (7.4)
+    assert compute.training_flops_per_token(gru, 64) == _gru_flops(94, 64, 256)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda L: (L * math.log(2), math.exp(L)), "divide by ln 2"),
+    (lambda L: (L / math.log(10), math.exp(L)), "bans"),
+    (lambda L: (L / math.log(2), 2 ** L), "2^H is for H in bits"),
+    (lambda L: (L / math.log(2), math.exp(L / math.log(2))), "mixes the bases"),
+    (lambda L: (math.exp(L), L / math.log(2)), "wrong way round"),
+    (lambda L: L / math.log(2), "return the pair"),
+])
+def test_check_loss_units(fn, hint, capsys):
+    from tutorial_lib.exercises import check_loss_units
+
+    catches(check_loss_units, lambda L: (L / math.log(2), math.exp(L)), fn, hint, capsys)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda n, V: n * math.log(V), "nats"),
+    (lambda n, V: V ** n, "number of different sentences"),
+    (lambda n, V: math.log2(n * V), "not log2(n V)"),
+    (lambda n, V: math.ceil(n * math.log2(V)), "keep the fraction"),
+    (lambda n, V: str(n * math.log2(V)), "as a number"),
+])
+def test_check_sentence_bits(fn, hint, capsys):
+    from tutorial_lib.exercises import check_sentence_bits
+
+    catches(check_sentence_bits, lambda n, V: n * math.log2(V), fn, hint, capsys)
+
+
+def _early_stop(steps, losses):
+    i = int(np.argmin(losses))  # the first of the lowest
+    return steps[i], losses[i]
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda s, l: (int(np.argmin(l)), min(l)), "not the index"),
+    (lambda s, l: (s[-1], l[-1]), "the last evaluation"),
+    (lambda s, l: (s[len(l) - 1 - int(np.argmin(l[::-1]))], min(l)), "earliest step"),
+    (lambda s, l: (s[int(np.argmax(l))], max(l)), "highest loss"),
+    (lambda s, l: min(l), "the pair (step, loss)"),
+])
+def test_check_early_stopping(fn, hint, capsys):
+    from tutorial_lib.exercises import check_early_stopping
+
+    catches(check_early_stopping, _early_stop, fn, hint, capsys)
+
+
+def _abstain(conf, ok, t, strict=False, over_all=False):
+    answer = conf > t if strict else conf >= t
+    return answer.mean(), ((ok & answer).mean() if over_all else ok[answer].mean())
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda c, o, t: _abstain(c, o, t, strict=True), "at least the threshold"),
+    (lambda c, o, t: _abstain(c, o, t, over_all=True), "not a wrong answer"),
+    (lambda c, o, t: (1 - (c >= t).mean(), o[c >= t].mean()), "not the share it abstains on"),
+    (lambda c, o, t: ((c >= t).mean(), o[c < t].mean()), "abstains on"),
+    (lambda c, o, t: (c >= t).mean(), "the pair (answered, accuracy)"),
+])
+def test_check_abstention(fn, hint, capsys):
+    from tutorial_lib.exercises import check_abstention
+
+    catches(check_abstention, _abstain, fn, hint, capsys)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    from tutorial_lib import data
+
+    return data.load_char_data()
+
+
+def _sweep(corpus, on="val", scale=1.0, fixed_alpha=None, skip=None):
+    from tutorial_lib import ngram
+
+    V = corpus.tokenizer.vocab_size
+    text = corpus.val if on == "val" else corpus.train
+    return {
+        (n, a): scale * ngram.NGramModel(n, V, alpha=fixed_alpha or a).fit(corpus.train).cross_entropy(text)
+        for n in (3, 6) for a in (0.003, 0.03, 0.3, 3.0) if (n, a) != skip
+    }
+
+
+@pytest.mark.parametrize("kwargs, hint", [
+    ({"on": "train"}, "training text"),
+    ({"scale": 1 / math.log(2)}, "in bits"),
+    ({"fixed_alpha": 0.03}, "pass alpha="),
+    ({"skip": (6, 0.3)}, "no value for order 6, alpha 0.3"),
+    ({"scale": 1.01}, "expected"),
+])
+def test_check_smoothing_sweep(kwargs, hint, corpus, capsys):
+    from tutorial_lib.exercises import check_smoothing_sweep
+
+    V = corpus.tokenizer.vocab_size
+    check = lambda ces: check_smoothing_sweep(ces, corpus.train, corpus.val, V)
+    catches(check, _sweep(corpus), _sweep(corpus, **kwargs), hint, capsys)
+    if hint == "expected":
+        assert "order 6 moves by" in check(_sweep(corpus)).message
+        assert "pass a dict" in check([1.0]).message
+
+
+def _crossing(radii, gammas):
+    j = next(i for i, g in enumerate(gammas) if g >= 1)
+    r0, r1, g0, g1 = radii[j - 1], radii[j], gammas[j - 1], gammas[j]
+    return r0 + (1 - g0) * (r1 - r0) / (g1 - g0)
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda r, g: next(x for x, y in zip(r, g) if y >= 1), "first radius measured above 1"),
+    (lambda r, g: [x for x, y in zip(r, g) if y < 1][-1], "last radius below 1"),
+    (lambda r, g: float(np.interp(1.0, g, r)) * 1.05, "expected"),
+    (lambda r, g: np.interp(1.0, r, g), "expected"),  # the axes swapped
+])
+def test_check_crossing_radius(fn, hint, capsys):
+    from tutorial_lib.exercises import check_crossing_radius
+
+    catches(check_crossing_radius, _crossing, fn, hint, capsys)
+    assert check_crossing_radius(lambda r, g: float(np.interp(1.0, g, r)))  # numpy's way, also right

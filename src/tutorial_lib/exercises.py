@@ -248,6 +248,50 @@ def _check_number_fn(
     return None
 
 
+LOGSIGMOID_HINT = ("for a large negative margin d, log(sigmoid(d)) underflows to log 0; use "
+                   "torch.nn.functional.logsigmoid(d), which is exact.")
+
+
+def _scalar_verdict(got: Any, error: Feedback | None, expected: Any, mistakes: Sequence[tuple[Any, str]],
+                    success: str, what: str = "the loss", nonfinite: str = LOGSIGMOID_HINT,
+                    rtol: float = 1e-4) -> Feedback:
+    """The verdict, not printed, on a function that must return one number ``what``: its error,
+    not a number, not finite (``nonfinite`` says why it may be), a known mistake (one that differs
+    from the expected value), then the value against ``expected``."""
+    if error is not None:
+        return error
+    value = _as_number(got)
+    if value is None:
+        return _fail(f"return {what} as a number or a 0-d tensor; got {_describe(got)}.")
+    if not np.isfinite(value):
+        return _fail(f"{what} is {value}: {nonfinite}")
+    expected = float(expected)
+    for wrong, why in mistakes:
+        wrong = float(wrong)
+        if abs(value - wrong) <= rtol * max(1.0, abs(wrong)) and abs(wrong - expected) > rtol * max(1.0, abs(expected)):
+            return _fail(why)
+    feedback = _numbers_close(value, expected, what, rtol=rtol, atol=rtol / 10)
+    return _pass(success) if feedback.ok else feedback
+
+
+def _judge_scalar(*args: Any, **kwargs: Any) -> Feedback:
+    """:func:`_scalar_verdict`, printed."""
+    return _report(_scalar_verdict(*args, **kwargs))
+
+
+def _judge_cases(fn: Any, checker: str, cases: Sequence[tuple[str, tuple, Any, Sequence[tuple[Any, str]]]],
+                 success: str, what: str, rtol: float = 1e-6) -> Feedback:
+    """Run ``fn(*args)`` on each (case, args, expected, mistakes) and judge the number it returns;
+    print the first wrong verdict (naming its case), or ``success``."""
+    for case, args, expected, mistakes in cases:
+        got, error = _call(fn, checker, case, *args)
+        feedback = _scalar_verdict(got, error, expected, mistakes, success, what=what,
+                                   nonfinite="look for an overflow or a division by zero.", rtol=rtol)
+        if not feedback.ok:
+            return _report(feedback if error is not None else replace(feedback, message=f"{feedback.message} (on {case})"))
+    return _report(_pass(success))
+
+
 # ---------------------------------------------------------------- chapter 1
 
 
@@ -382,6 +426,53 @@ def check_chain_rule(fn: Callable[[Sequence[float]], float]) -> Feedback:
     return _report(wrong if wrong is not None else right)
 
 
+def _window_counts(queries: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """How often each row of ``queries`` (N, k) occurs as a row of ``table`` (M, k)."""
+    void = np.dtype((np.void, table.dtype.itemsize * table.shape[1]))  # a row as one opaque value
+    keys, counts = np.unique(np.ascontiguousarray(table).view(void).ravel(), return_counts=True)
+    q = np.ascontiguousarray(queries).view(void).ravel()
+    i = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+    return np.where(keys[i] == q, counts[i], 0)
+
+
+def check_smoothing_sweep(ces: Any, train_ids: Any, val_ids: Any, vocab_size: int) -> Feedback:
+    """Chapter 1: check ``ces``, a dict {(order, alpha): cross-entropy} (exercise 1.4): the validation
+    cross-entropy in nats per token of the add-alpha n-gram model fitted on ``train_ids``, for
+    orders 3 and 6 and alpha in 0.003, 0.03, 0.3 and 3. Recomputed here from the counts."""
+    orders, alphas = (3, 6), (0.003, 0.03, 0.3, 3.0)
+    if not isinstance(ces, dict):
+        return _report(_fail(f"pass a dict {{(order, alpha): cross-entropy}}; got {_describe(ces)}."))
+    train, val = (np.asarray(_numpy(torch.as_tensor(x)), dtype=np.int64) for x in (train_ids, val_ids))
+    reference = {}
+    for n in orders:
+        def windows(ids: np.ndarray) -> np.ndarray:  # (N, n): n - 1 tokens of context, then the next
+            return np.lib.stride_tricks.sliding_window_view(ids, n)
+        tr, va = windows(train), windows(val)
+        for name, rows in (("val", va), ("train", tr)):
+            pair, ctx = _window_counts(rows, tr), _window_counts(rows[:, :-1], tr[:, :-1])
+            for a in alphas:  # add-alpha: p = (count(ctx, next) + a) / (count(ctx) + a V)
+                reference[name, n, a] = float(-np.mean(np.log((pair + a) / (ctx + a * vocab_size))))
+    for n in orders:
+        for a in alphas:
+            if (n, a) not in ces:
+                return _report(_fail(f"ces has no value for order {n}, alpha {a:g}: key it (order, alpha), "
+                                     f"e.g. ces[{n}, {a:g}]."))
+            expected = reference["val", n, a]
+            mistakes = [
+                (reference["train", n, a], "that is the cross-entropy on the training text, which the counts "
+                 "came from; measure it on the validation text."),
+                (expected / math.log(2), "that is in bits; the book measures cross-entropy in nats (natural log)."),
+                (reference["val", n, 0.03], "that is the value for alpha = 0.03: pass alpha= to NGramModel."),
+            ]
+            feedback = _scalar_verdict(ces[n, a], None, expected, mistakes, "", what=f"ces[{n}, {a:g}]",
+                                       nonfinite="look for log(0): alpha must be > 0.", rtol=1e-6)
+            if not feedback.ok:
+                return _report(feedback)
+    spread = {n: max(ces[n, a] for a in alphas) - min(ces[n, a] for a in alphas) for n in orders}
+    return _report(_pass(f"all 8 cross-entropies; over these alphas order 6 moves by {spread[6]:.2f} nats, "
+                         f"order 3 by {spread[3]:.2f}."))
+
+
 # ---------------------------------------------------------------- chapter 2
 
 
@@ -444,6 +535,57 @@ def check_rnn_param_count(fn: Callable[[int, int, int], int]) -> Feedback:
     return _report(_pass("d_h d_x + d_h^2 + d_h + d_o d_h + d_o on all 3 cases."))
 
 
+def check_every_step_shares(fn: Callable[..., torch.Tensor]) -> Feedback:
+    """Chapter 2: check ``fn(cell, xs) -> shares`` (exercise 2.3): the size of each step's share of
+    dL/dW when the loss is the sum of the squares of all states, L = Σ_t ‖h_t‖².
+
+    ``cell`` is an ``rnn.RNNCell`` (W (d_h, d_h), U (d_h, d_x), b_h (d_h,)), xs (T, B, d_x) and
+    h_0 = 0; shares (T,) holds ‖∂L/∂W^(t)‖, for a separate copy W^(t) of W used at step t only.
+    """
+    from tutorial_lib.rnn import RNNCell
+
+    g = torch.Generator().manual_seed(2)
+    T, B, d_x, d_h = 8, 2, 3, 6
+    with torch.random.fork_rng():  # the learner's notebook keeps its random numbers
+        cell = RNNCell(d_x, d_h)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.6)
+    xs = torch.randn(T, B, d_x, generator=g)
+    W, U, b = (p.detach() for p in (cell.W, cell.U, cell.b_h))
+
+    def shares(loss_of: str) -> torch.Tensor:  # (T,)
+        copies = [W.clone().requires_grad_() for _ in range(T)]
+        h, states = torch.zeros(B, d_h), []
+        for t in range(T):
+            h = torch.tanh(h @ copies[t].T + xs[t] @ U.T + b)  # eq. 2.1 with W^(t)
+            states.append(h)
+        loss = {"all": sum(s.square().sum() for s in states), "last": h.square().sum(),
+                "unsquared": sum(s.sum() for s in states)}[loss_of]
+        return torch.stack([w.norm() for w in torch.autograd.grad(loss, copies)])
+
+    expected = shares("all")
+    whole = torch.autograd.grad(sum(s.square().sum() for s in _unroll(cell, xs)), cell.W)[0]
+    mistakes = [
+        (shares("last"), "that is section 2.2's loss, ‖h_T‖² alone: add every state's ‖h_t‖² to the loss."),
+        (shares("unsquared"), "square the states: the loss is Σ_t ‖h_t‖², not the sum of their entries."),
+        (whole.norm().expand(T), "that is the norm of the whole gradient at every step: give each step W^(t), "
+         "a copy of W of its own, and take the norm of each copy's gradient."),
+    ]
+    got, error = _call(fn, "check_every_step_shares", "an RNNCell(3, 6) and xs (8, 2, 3)", cell, xs.clone())
+    return _judge_one(got, error, expected, mistakes, "shares",
+                      "each step's share of dL/dW when every state is in the loss.", atol=1e-5)
+
+
+def _unroll(cell: Any, xs: torch.Tensor) -> list[torch.Tensor]:
+    """The states h_1..h_T of eq. 2.1 with the cell's own (shared) weights, from h_0 = 0."""
+    h, states = torch.zeros(xs.shape[1], cell.W.shape[0]), []
+    for x_t in xs:
+        h = torch.tanh(h @ cell.W.T + x_t @ cell.U.T + cell.b_h)
+        states.append(h)
+    return states
+
+
 # ---------------------------------------------------------------- chapter 3
 
 
@@ -488,6 +630,56 @@ def check_clip_grad_norm(fn: Callable[[list[torch.Tensor], float], list[torch.Te
                              "norm = sqrt(sum of all squared entries), then multiply each tensor by "
                              "min(1, max_norm / norm)."))
     return _report(_pass("gradients are scaled by min(1, max_norm / global norm), large and small cases."))
+
+
+def check_one_d_jacobian(fn: Callable[[float, int, int], float]) -> Feedback:
+    """Chapter 3: check ``fn(w, T, k) -> float`` (exercise 3.2): ∂h_T / ∂h_k for the
+    one-dimensional linear RNN h_t = w h_{t-1} + u x_t, found here by autograd through the steps."""
+    g = torch.Generator().manual_seed(3)
+
+    def autograd(w: float, T: int, k: int) -> float:
+        h_k = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+        h = h_k
+        for _ in range(k + 1, T + 1):
+            h = w * h + 0.7 * torch.randn((), generator=g, dtype=torch.float64)  # u x_t does not matter
+        return float(torch.autograd.grad(h, h_k)[0])
+
+    cases = []
+    for w, T, k in ((0.9, 30, 5), (1.2, 20, 0), (-0.5, 7, 2), (1.0, 50, 10)):
+        mistakes = [
+            (w ** T, "the product runs over the steps from k + 1 to T: T - k factors of w, not T."),
+            (w ** (T - k + 1), "one factor too many: T - k steps separate h_k from h_T."),
+            (w ** (T - k - 1), "one factor too few: T - k steps separate h_k from h_T."),
+            ((T - k) * w ** (T - k - 1), "that is the derivative of w^(T-k) with respect to w; the exercise "
+             "differentiates with respect to the state h_k."),
+            (abs(w) ** (T - k), "keep the sign of w: a negative w flips the sign at every step."),
+        ]
+        cases.append((f"w={w}, T={T}, k={k}", (w, T, k), autograd(w, T, k), mistakes))
+    return _judge_cases(fn, "check_one_d_jacobian", cases,
+                        "∂h_T/∂h_k = w^(T-k): it vanishes for |w| < 1 and explodes for |w| > 1.", "∂h_T/∂h_k")
+
+
+def check_crossing_radius(fn: Callable[[Sequence[float], Sequence[float]], float]) -> Feedback:
+    """Chapter 3: check ``fn(radii, gammas) -> float`` (exercise 3.3): the radius at which the per-step
+    factor γ, measured at increasing ``radii``, reaches 1, by linear interpolation between the last
+    radius below 1 and the first at or above it (the measurements are assumed to cross 1)."""
+    cases = []
+    for radii, gammas in (([1, 2, 4, 8, 16], [0.2, 0.3, 0.5, 0.8, 1.4]),
+                          ([0.5, 1.0, 1.5, 2.0], [0.6, 0.9, 1.2, 1.5])):
+        j = next(i for i, g in enumerate(gammas) if g >= 1)  # the first at or above 1
+        (r0, g0), (r1, g1) = (radii[j - 1], gammas[j - 1]), (radii[j], gammas[j])
+        expected = r0 + (1 - g0) / (g1 - g0) * (r1 - r0)
+        mistakes = [
+            (r1, "that is the first radius measured above 1; interpolate between it and the one before."),
+            (r0, "that is the last radius below 1; interpolate between it and the next one."),
+            ((r0 + r1) / 2, "that is the midpoint; weigh by how far each γ is from 1."),
+            (r1 - (1 - g0) / (g1 - g0) * (r1 - r0), "the interpolation runs the wrong way: start from the "
+             "radius below, r0 + (1 - γ0) / (γ1 - γ0) (r1 - r0)."),
+        ]
+        cases.append((f"radii {radii}, γ {gammas}", (list(radii), list(gammas)), expected, mistakes))
+    return _judge_cases(fn, "check_crossing_radius", cases,
+                        "the radius where γ reaches 1, interpolated between the two measurements around it.",
+                        "the radius")
 
 
 # ---------------------------------------------------------------- chapter 4
@@ -609,6 +801,41 @@ def check_gru_without_reset(fn: Callable[..., torch.Tensor]) -> Feedback:
                       "a GRU step with r_t = 1: (1 - z) ⊙ h_{t-1} + z ⊙ tanh(W [h_{t-1}, x_t] + b).")
 
 
+def check_never_forget(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Feedback:
+    """Chapter 4: check ``fn(C_0, C_tilde) -> C_T`` (exercise 4.3): the cell after T steps of eq. 4.4
+    with the forget and input gates pinned at 1. C_0 (B, d_h), the candidates C_tilde (T, B, d_h).
+
+    Also checks the gradient: C_T must stay connected to C_0, with ∂C_T/∂C_0 = I.
+    """
+    g = torch.Generator().manual_seed(4)
+    C_0, C_tilde = torch.randn(2, 3, generator=g), torch.tanh(torch.randn(6, 2, 3, generator=g))
+    expected = C_0.clone()
+    for C_t in C_tilde:
+        expected = 1.0 * expected + 1.0 * C_t  # eq. 4.4 with f_t = i_t = 1
+    mistakes = [
+        (C_tilde.sum(0), "the starting cell C_0 is missing: with f_t = 1 nothing is forgotten, C_0 included."),
+        (C_tilde[-1], "that is the last candidate alone; with f_t = 1 the cell keeps everything it held."),
+        (C_0 + C_tilde.mean(0), "the cell adds the candidates up (i_t = 1), it does not average them."),
+        (torch.tanh(expected), "that is h_T with o_t = 1, tanh(C_T); the exercise asks for the cell C_T."),
+    ]
+    leaf = C_0.clone().requires_grad_()
+    got, error = _call(fn, "check_never_forget", "C_0 (2, 3), C_tilde (6, 2, 3)", leaf, C_tilde.clone())
+    if error is not None:
+        return _report(error)
+    why = _first_match(got, mistakes, expected)
+    feedback = _fail(why) if why is not None else _compare(got, expected, "C_T", rtol=1e-5, atol=1e-5)
+    if not feedback.ok:
+        return _report(feedback)
+    grad = torch.autograd.grad(got.sum(), leaf, allow_unused=True)[0] if got.requires_grad else None
+    if grad is None:
+        return _report(_fail("C_T is right but not connected to C_0 by autograd: compute it with torch "
+                             "operations on the tensors you were given (no .detach(), .item() or numpy)."))
+    if not torch.allclose(grad, torch.ones_like(grad)):
+        return _report(_fail(f"∂C_T/∂C_0 should be the identity (a gradient of 1 for every entry), got "
+                             f"entries between {grad.min():.3g} and {grad.max():.3g}."))
+    return _report(_pass("C_T = C_0 + Σ_t C̃_t, and ∂C_T/∂C_0 = I: a running sum that never forgets."))
+
+
 # ---------------------------------------------------------------- chapter 5
 
 
@@ -673,6 +900,131 @@ def check_alignment_score(fn: Callable[[np.ndarray, Sequence[int]], float]) -> F
     return _report(_pass("the argmax of each row compared with the true alignment, 2 of 3 here."))
 
 
+def check_sentence_bits(fn: Callable[[int, int], float]) -> Feedback:
+    """Chapter 5: check ``fn(n_words, vocab_size) -> float`` (exercise 5.3 (a)), the bits it takes to
+    write down a sentence of ``n_words`` words, each any of ``vocab_size``: n log2 V."""
+    cases = []
+    for n, V in ((16, 19), (1, 2), (5, 1000)):
+        bits = n * math.log2(V)
+        mistakes = [
+            (n * math.log(V), "that is in nats (natural log); bits use log2."),
+            (float(V) ** n, "that is the number of different sentences; the bits to tell them apart are its log2."),
+            (math.log2(n * V), "each of the n words is one of V: log2(V^n) = n log2 V, not log2(n V)."),
+            (float(math.ceil(bits)), "keep the fraction: n log2 V is the information; a code rounds up only "
+             "once, for the whole message."),
+        ]
+        cases.append((f"{n} words from {V}", (n, V), bits, mistakes))
+    return _judge_cases(fn, "check_sentence_bits", cases,
+                        "n log2 V bits: 16 words from 19 fit in 68 bits, far less than 128 floats.", "the bits")
+
+
+# ---------------------------------------------------------------- chapter 6
+
+
+def check_kv_cache(fn: Callable[..., torch.Tensor]) -> Feedback:
+    """Chapter 6: check ``fn(layer, x_new, cache) -> out`` (exercise 6.1), causal self-attention for
+    the newest position with a KV cache: ``layer`` a ``transformer.MultiHeadAttention``, x_new
+    (B, 1, C), ``cache`` a dict the function keeps the keys and values in; out (B, 1, C).
+
+    Fed a sequence one position at a time, the outputs must be the full causal self-attention's,
+    with each key projected once.
+    """
+    from tutorial_lib.transformer import MultiHeadAttention
+
+    with torch.random.fork_rng():  # the learner's notebook keeps its random numbers
+        torch.manual_seed(6)
+        layer = MultiHeadAttention(16, 4)
+        x = torch.randn(2, 7, 16)  # (B, T, C)
+    B, T, C, H = 2, 7, 16, 4
+    D = C // H
+
+    def attend(causal: bool = True, scale: bool = True, self_only: bool = False) -> torch.Tensor:
+        with torch.no_grad():  # (6.1) and (6.2) written out: project, split heads, mask, mix
+            q, k, v = (m(x).view(B, T, H, D).transpose(1, 2) for m in (layer.W_Q, layer.W_K, layer.W_V))
+            scores = q @ k.transpose(-2, -1) / (math.sqrt(D) if scale else 1.0)  # (B, H, T, T)
+            allowed = torch.ones(T, T).tril() if causal else torch.ones(T, T)
+            if self_only:
+                allowed = torch.eye(T)
+            weights = torch.softmax(scores.masked_fill(allowed == 0, float("-inf")), dim=-1)
+            return layer.W_O((weights @ v).transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+    expected = attend()
+    mistakes = [
+        (attend(self_only=True), "each position attended only to itself: append the new key and value to the "
+         "cache and attend to all of them."),
+        (attend(scale=False), "divide the scores by sqrt(D), D = C / H the width of one head."),
+    ]
+    projected = [0]  # how many positions went through W_K
+    hook = layer.W_K.register_forward_hook(lambda m, inp, out: projected.__setitem__(
+        0, projected[0] + inp[0].numel() // (B * C)))
+    cache: dict = {}
+    outs = []
+    try:
+        for t in range(T):
+            out, error = _call(fn, "check_kv_cache", f"position {t} of 7, x_new (2, 1, 16)",
+                               layer, x[:, t : t + 1].clone(), cache)
+            if error is not None:
+                return _report(error)
+            if not isinstance(out, torch.Tensor) or out.shape != (B, 1, C):
+                return _report(_fail(f"at position {t} return the output for the new position, shape (2, 1, 16); "
+                                     f"got {_describe(out)}. Hint: merge the heads and apply W_O."))
+            outs.append(out.detach())
+    finally:
+        hook.remove()
+    got = torch.cat(outs, dim=1)  # (B, T, C)
+    why = _first_match(got, mistakes, expected)
+    feedback = _fail(why) if why is not None else _compare(got, expected, "the outputs", rtol=1e-4, atol=1e-5)
+    if not feedback.ok:
+        return _report(feedback)
+    if projected[0] > T:
+        return _report(_fail(f"the outputs are right, but W_K projected {projected[0]} positions for {T} tokens: "
+                             "keep the keys in the cache and project only the new position's."))
+    if not cache:
+        return _report(_fail("the outputs are right, but the cache dict is still empty: keep the keys and values "
+                             "in the cache you are given, not elsewhere."))
+    return _report(_pass(f"one position at a time equals full causal attention, with {T} key projections for "
+                         f"{T} tokens instead of {T * (T + 1) // 2}."))
+
+
+def check_shift_matrix(fn: Callable[[int, float], torch.Tensor]) -> Feedback:
+    """Chapter 6: check ``fn(k, omega) -> M`` (exercise 6.2), the (2, 2) matrix that moves a sinusoid
+    pair k positions on: (sin((t+k)ω), cos((t+k)ω)) = (sin(tω), cos(tω)) @ M for every t."""
+    for k, omega in ((5, 10000 ** (-4 / 16)), (3, 1.0)):
+        c, s = math.cos(k * omega), math.sin(k * omega)
+        expected = torch.tensor([[c, -s], [s, c]])
+        mistakes = [
+            (expected.T, "that is the rotation by -kω: it moves the pair k positions back. Expand "
+             "sin((t+k)ω) and cos((t+k)ω) with the angle-addition formulas."),
+            (torch.tensor([[math.cos(omega), -math.sin(omega)], [math.sin(omega), math.cos(omega)]]),
+             "that moves one position on; rotate by the angle kω."),
+        ]
+        got, error = _call(fn, "check_shift_matrix", f"k={k}, omega={omega:.3g}", k, omega)
+        if error is not None:
+            return _report(error)
+        why = _first_match(got, mistakes, expected)
+        feedback = _fail(why) if why is not None else _compare(got, expected, "M", rtol=1e-5, atol=1e-6)
+        if not feedback.ok:
+            return _report(replace(feedback, message=f"{feedback.message} (k={k}, omega={omega:.3g})"))
+    return _report(_pass("M is the rotation by kω, whatever t: 'k positions on' is one fixed linear map."))
+
+
+def check_encoder_layer_params(fn: Callable[[int], int]) -> Feedback:
+    """Chapter 6: check ``fn(C) -> int`` (exercise 6.3), the parameters of one encoder layer of width C
+    with an FFN of width 4C, biases everywhere and two LayerNorms: 12 C² + 13 C, whatever the heads."""
+    cases = []
+    for C in (64, 8, 1):
+        mistakes = [
+            (12 * C * C, "the biases and the LayerNorms' scale and shift are missing."),
+            (12 * C * C + 9 * C, "the two LayerNorms are missing: a scale and a shift of C each."),
+            (12 * C * C + 11 * C, "there are two LayerNorms (one after attention, one after the FFN)."),
+            (6 * C * C + 10 * C, "the FFN is 4C wide: W_1 is (4C, C) and W_2 (C, 4C)."),
+            (11 * C * C + 12 * C, "attention has four projections: W_Q, W_K, W_V and the output W_O."),
+        ]
+        cases.append((f"C={C}", (C,), 12 * C * C + 13 * C, mistakes))
+    return _judge_cases(fn, "check_encoder_layer_params", cases,
+                        "12C² + 13C: two thirds in the FFN, and no H anywhere.", "the count")
+
+
 # ---------------------------------------------------------------- chapter 7
 
 
@@ -708,6 +1060,63 @@ def check_min_p_filter(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Fee
     feedback = _compare(got, expected, "the filtered logits", rtol=1e-6, atol=1e-6)
     return _report(_pass("min-p keeps 2 of 6 tokens when the model is sure and all 6 when it is not.")
                    if feedback.ok else feedback)
+
+
+def check_gru_lm_flops(fn: Callable[[int, int, int], float]) -> Feedback:
+    """Chapter 7: check ``fn(V, d_x, d_h) -> float`` (exercise 7.2), the training FLOPs per token by
+    (7.4) of a GRU language model: 6 x (3 gates' d_h x (d_x + d_h) weights + the output layer's V x d_h);
+    the embedding is a lookup, not a product."""
+    cases = []
+    for V, d_x, d_h in ((94, 64, 256), (10, 3, 5)):
+        out = V * d_h
+        mistakes = [
+            (6 * (4 * d_h * (d_x + d_h) + out), "that is the LSTM's count: a GRU has three weight matrices "
+             "(update, reset, candidate), not four."),
+            (2 * (3 * d_h * (d_x + d_h) + out), "that is the forward pass only: (7.4) counts training, "
+             "2 FLOPs per weight forward and 4 backward, 6 in all."),
+            (6 * 3 * d_h * (d_x + d_h), "the output layer (V x d_h) is missing."),
+            (6 * (3 * d_h * (d_x + d_h) + out + V * d_x), "the embedding is a table lookup, not a matrix "
+             "product: (7.4) leaves it out."),
+            (6 * (3 * d_h * d_h + out), "each gate multiplies [h_{t-1}, x_t]: d_h + d_x inputs, not d_h."),
+        ]
+        cases.append((f"V={V}, d_x={d_x}, d_h={d_h}", (V, d_x, d_h), 6 * (3 * d_h * (d_x + d_h) + out), mistakes))
+    return _judge_cases(fn, "check_gru_lm_flops", cases,
+                        "6 (3 d_h (d_x + d_h) + V d_h) FLOPs per token.", "the FLOPs per token")
+
+
+def check_loss_units(fn: Callable[[float], tuple[float, float]]) -> Feedback:
+    """Chapter 7: check ``fn(loss) -> (bits, perplexity)`` (exercise 7.3): a cross-entropy in nats
+    per character as bits per character (loss / ln 2) and as a perplexity (e^loss)."""
+    for loss in (1.2, math.log(94)):
+        bits, perplexity = loss / math.log(2), math.exp(loss)
+        got, error = _call(fn, "check_loss_units", f"loss = {loss:.3g} nats", loss)
+        if error is not None:
+            return _report(error)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _report(_fail(f"return the pair (bits, perplexity); got {_describe(got)}."))
+        if all(_as_number(v) is not None for v in got) and math.isclose(float(got[0]), perplexity) \
+                and math.isclose(float(got[1]), bits):
+            return _report(_fail("the pair is the wrong way round: (bits, perplexity)."))
+        bit_mistakes = [
+            (loss * math.log(2), "divide by ln 2 (one bit is ln 2 ≈ 0.69 nats, so there are more bits than nats)."),
+            (loss / math.log(10), "that is in bans (log base 10): bits use ln 2."),
+        ]
+        ppl_mistakes = [
+            (2 ** loss, "the loss is in nats, so the perplexity is e^loss; 2^H is for H in bits."),
+            (math.exp(bits), "e^bits mixes the bases: the perplexity is e^(nats) = 2^(bits)."),
+            (math.exp(-loss), "the loss is already the negative log-likelihood: e^loss, no minus sign."),
+        ]
+        for value, expected, mistakes, what in ((got[0], bits, bit_mistakes, "bits per character"),
+                                                (got[1], perplexity, ppl_mistakes, "the perplexity")):
+            feedback = _scalar_verdict(value, None, expected, mistakes, "", what=what,
+                                       nonfinite="look for an overflow.", rtol=1e-6)
+            if not feedback.ok:
+                return _report(replace(feedback, message=f"{feedback.message} (for a loss of {loss:.3g} nats)"))
+    return _report(_pass("bits = nats / ln 2 and perplexity = e^nats; a uniform guess over 94 characters "
+                         "gives 6.55 bits and a perplexity of 94."))
+
+
+# ---------------------------------------------------------------- chapter 8
 
 
 def check_lookup_answer(fn: Callable[[str], str]) -> Feedback:
@@ -812,30 +1221,38 @@ def check_response_targets(fn: Callable[[list[int], list[int]], tuple[torch.Tens
                        "the loss covers the response and its end, and never the prompt.")
 
 
-LOGSIGMOID_HINT = ("for a large negative margin d, log(sigmoid(d)) underflows to log 0; use "
-                   "torch.nn.functional.logsigmoid(d), which is exact.")
+def check_early_stopping(fn: Callable[[Sequence[int], Sequence[float]], tuple[int, float]]) -> Feedback:
+    """Chapter 9: check ``fn(val_steps, val_loss) -> (step, loss)`` (exercise 9.3): the step with the
+    lowest held-out loss and that loss; on a tie, the earliest such step."""
+    cases = [
+        ("a loss that falls, then rises", [0, 20, 40, 60, 80], [2.0, 1.5, 1.2, 1.3, 1.6]),
+        ("a tie between steps 20 and 60", [0, 20, 40, 60], [2.0, 1.2, 1.4, 1.2]),
+        ("a loss that only falls", [0, 10, 20], [3.0, 2.0, 1.0]),
+    ]
+    for case, steps, losses in cases:
+        best = min(range(len(losses)), key=lambda i: (losses[i], i))
+        expected = (steps[best], losses[best])
+        last_best = max(i for i, v in enumerate(losses) if v == losses[best])
+        mistakes = [
+            ((best, losses[best]), "return the training step, val_steps[i], not the index i."),
+            ((steps[last_best], losses[last_best]), "on a tie keep the earliest step: the same loss for fewer steps."),
+            ((steps[-1], losses[-1]), "that is the last evaluation; keep the one with the lowest held-out loss."),
+            ((steps[int(np.argmax(losses))], max(losses)), "that is the highest loss; keep the lowest."),
+        ]
+        got, error = _call(fn, "check_early_stopping", case, list(steps), list(losses))
+        if error is not None:
+            return _report(error)
+        if not isinstance(got, (tuple, list)) or len(got) != 2 or any(_as_number(v) is None for v in got):
+            return _report(_fail(f"return the pair (step, loss) as two numbers; got {_describe(got)} (on {case})."))
+        pair = (_as_number(got[0]), _as_number(got[1]))
+        if pair != expected:
+            why = next((w for wrong, w in mistakes if wrong == pair and wrong != expected), None)
+            return _report(_fail(f"on {case} you returned ({pair[0]:g}, {pair[1]:g}), expected {expected}"
+                                 + (f": {why}" if why else ".")))
+    return _report(_pass("the step with the lowest held-out loss, the earliest on a tie."))
 
 
-def _judge_scalar(got: Any, error: Feedback | None, expected: Any, mistakes: Sequence[tuple[Any, str]],
-                  success: str, what: str = "the loss", nonfinite: str = LOGSIGMOID_HINT,
-                  rtol: float = 1e-4) -> Feedback:
-    """The verdict on a function that must return one number ``what``: its error, not a number,
-    not finite (``nonfinite`` says why it may be), a known mistake (one that differs from the
-    expected value), then the value against ``expected``."""
-    if error is not None:
-        return _report(error)
-    value = _as_number(got)
-    if value is None:
-        return _report(_fail(f"return {what} as a number or a 0-d tensor; got {_describe(got)}."))
-    if not np.isfinite(value):
-        return _report(_fail(f"{what} is {value}: {nonfinite}"))
-    expected = float(expected)
-    for wrong, why in mistakes:
-        wrong = float(wrong)
-        if abs(value - wrong) <= rtol * max(1.0, abs(wrong)) and abs(wrong - expected) > rtol * max(1.0, abs(expected)):
-            return _report(_fail(why))
-    feedback = _numbers_close(value, expected, what, rtol=rtol, atol=rtol / 10)
-    return _report(_pass(success) if feedback.ok else feedback)
+# ---------------------------------------------------------------- chapter 10
 
 
 def check_bradley_terry(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Feedback:
@@ -879,6 +1296,9 @@ def check_dpo_loss(fn: Callable[..., torch.Tensor]) -> Feedback:
                        pc.clone(), pr.clone(), rc.clone(), rr.clone(), beta)
     return _judge_scalar(got, error, expected, mistakes,
                          "the Bradley-Terry loss on the implicit reward beta log(pi / pi_ref): no reward model needed.")
+
+
+# ---------------------------------------------------------------- chapter 11
 
 
 def check_ece(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> Feedback:
@@ -930,3 +1350,39 @@ def check_power_law_slope(fn: Callable[[Sequence[float], Sequence[float]], float
     return _judge_scalar(got, error, expected, mistakes,
                          f"k = {value:.3f}: y grows like x to that power." if value is not None else "",
                          what="the slope", nonfinite="take logarithms of positive numbers only.", rtol=1e-6)
+
+
+def check_abstention(fn: Callable[[np.ndarray, np.ndarray, float], tuple[float, float]]) -> Feedback:
+    """Chapter 11: check ``fn(confidence, correct, threshold) -> (answered, accuracy)`` (exercise 11.3):
+    the model answers when its confidence is at least ``threshold``; ``answered`` is the share of
+    the questions it answers, ``accuracy`` the share of right answers among those it gives."""
+    conf = np.array([0.95, 0.9, 0.8, 0.6, 0.92, 0.5, 0.99, 0.85])
+    ok = np.array([1, 0, 1, 0, 1, 0, 1, 0], dtype=bool)
+    for threshold in (0.9, 0.8):
+        answer = conf >= threshold
+        expected = (answer.mean(), ok[answer].mean())
+        strict = conf > threshold
+        mistakes = [
+            ((strict.mean(), ok[strict].mean()), "answer when the confidence is at least the threshold (>=): "
+             "a confidence of exactly 0.9 answers at 0.9."),
+            ((answer.mean(), (ok & answer).mean()), "the accuracy is over the answers given, not over all "
+             "questions: an abstention is not a wrong answer."),
+            ((1 - answer.mean(), ok[answer].mean()), "the first number is the share it answers, not the share "
+             "it abstains on."),
+            ((answer.mean(), ok[~answer].mean()), "that is the accuracy on the questions it abstains on; keep "
+             "those it answers."),
+        ]
+        got, error = _call(fn, "check_abstention", f"8 answers, threshold {threshold}", conf.copy(), ok.copy(),
+                           threshold)
+        if error is not None:
+            return _report(error)
+        if not isinstance(got, (tuple, list)) or len(got) != 2 or any(_as_number(v) is None for v in got):
+            return _report(_fail(f"return the pair (answered, accuracy) as two numbers; got {_describe(got)}."))
+        pair = tuple(float(_as_number(v)) for v in got)
+        if not all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(pair, expected)):
+            why = next((w for wrong, w in mistakes
+                        if all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(pair, wrong))), None)
+            shown = f"({pair[0]:.3g}, {pair[1]:.3g})"
+            return _report(_fail(f"at threshold {threshold} you returned {shown}, expected "
+                                 f"({expected[0]:.3g}, {expected[1]:.3g})" + (f": {why}" if why else ".")))
+    return _report(_pass("the share answered and the accuracy of the answers given, at each threshold."))
