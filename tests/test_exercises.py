@@ -881,3 +881,79 @@ def test_check_crossing_radius(fn, hint, capsys):
 
     catches(check_crossing_radius, _crossing, fn, hint, capsys)
     assert check_crossing_radius(lambda r, g: float(np.interp(1.0, g, r)))  # numpy's way, also right
+
+
+def _ideal_by_steps(k, K):
+    """Exercise 8.2's solution: the distribution of the distinct count D, one draw at a time."""
+    p = np.zeros(K + 1)
+    p[0] = 1.0
+    for _ in range(k):
+        p = p * np.arange(K + 1) / K + np.r_[0, p[:-1] * (K - np.arange(K)) / K]
+    d = np.arange(K + 1)
+    return float(p @ np.where(d < K, d / K + (1 - d / K) / np.maximum(K - d, 1), 1.0))
+
+
+def _distinct(k, K):
+    p = np.zeros(K + 1)
+    p[0] = 1.0
+    for _ in range(k):
+        p = p * np.arange(K + 1) / K + np.r_[0, p[:-1] * (K - np.arange(K)) / K]
+    return p
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (lambda k, K: float(_distinct(k, K) @ np.arange(K + 1)) / K, "add the guesses"),
+    (lambda k, K: float(_distinct(k, K) @ (np.arange(K + 1) / K + (1 - np.arange(K + 1) / K) / K)), "not among all K"),
+    (lambda k, K: (float(_distinct(k, K) @ np.arange(K + 1)) + 1) / K, "always right"),
+    (lambda k, K: min(1.0, (k + 1) / K), "draws repeat"),
+])
+def test_check_ideal_reader(fn, hint, capsys):
+    from tutorial_lib import prompting, tasks
+    from tutorial_lib.exercises import check_ideal_reader
+
+    catches(check_ideal_reader, _ideal_by_steps, fn, hint, capsys)
+    batch = tasks.rule_sequences(4000, pairs=30, repeat=0.0, seed=1)  # the book's ideal reader, sampled
+    measured = prompting.ideal_accuracy(batch, [4, 15, 28])
+    for k in (4, 15, 28):
+        assert abs(measured[k] - _ideal_by_steps(k, 8)) < 0.02
+
+
+BLIND = {
+    "english_no_e": ["and this is ", "in a list of"],
+    "gibberish_no_e": ["xqzt bvnk jr", "zzzz qqq ppp"],
+    "english_with_e": ["the element ", "here we see "],
+}
+WORDS = {"and", "this", "is", "in", "a", "list", "of", "the", "element", "here", "we", "see"}
+
+
+def _e_score(texts):  # a reward model that only counts e's, blind to English
+    return torch.tensor([-float(t.count("e")) for t in texts])
+
+
+@pytest.mark.parametrize("change, hint", [
+    ({"english_no_e": ["and this is"]}, "has 11 characters"),
+    ({"gibberish_no_e": ["xqzt bvnk je"]}, "contains an e"),
+    ({"english_with_e": ["and this is "]}, "has no e"),
+    ({"english_no_e": "and this is "}, "non-empty list of strings"),
+    ({"gibberish_no_e": ["and this is "]}, "should be not words"),
+    ({"english_no_e": ["xqzt bvnk jr"]}, "should be mostly words"),
+    ({"score": lambda texts: torch.zeros(len(texts), 2)}, "one reward per response"),
+    ({"score": lambda texts: 1 / 0}, "ZeroDivisionError"),
+    ({"score": lambda texts: torch.full((len(texts),), float("nan"))}, "not finite"),
+])
+def test_check_blind_spot(change, hint, capsys):
+    from tutorial_lib.exercises import check_blind_spot
+
+    def run(**kw):
+        args = {**BLIND, "score": _e_score, "vocabulary": WORDS, **kw}
+        return check_blind_spot(args.pop("english_no_e"), args.pop("gibberish_no_e"),
+                                args.pop("english_with_e"), **args)
+
+    right = run()
+    assert right.ok and "the e's move it more than the English does" in right.message
+    capsys.readouterr()
+    wrong = run(**change)
+    assert not wrong.ok and hint in wrong.message, wrong.message
+    verdict(capsys, wrong)
+    english_only = lambda texts: torch.tensor([5.0 if t[0] in "aih" else 0.0 for t in texts])
+    assert "try other responses" in run(score=english_only).message

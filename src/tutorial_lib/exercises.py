@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -1156,6 +1157,43 @@ def check_lookup_answer(fn: Callable[[str], str]) -> Feedback:
                          "among the unused outputs when it cannot."))
 
 
+def _distinct_counts(k: int, K: int) -> list[float]:
+    """P(D = d), d = 0..K: the number of distinct values among k uniform draws from K, by
+    counting: C(K, d) x (ways to map k draws onto exactly d values, d! S(k, d)) / K^k."""
+    S = [[0] * (K + 1) for _ in range(k + 1)]  # Stirling numbers of the second kind S(n, d)
+    S[0][0] = 1
+    for n in range(1, k + 1):
+        for d in range(1, K + 1):
+            S[n][d] = d * S[n - 1][d] + S[n - 1][d - 1]
+    return [math.comb(K, d) * math.factorial(d) * S[k][d] / K ** k for d in range(K + 1)]
+
+
+def check_ideal_reader(fn: Callable[[int, int], float]) -> Feedback:
+    """Chapter 8: check ``fn(k, K) -> float`` (exercise 8.2): the expected accuracy of the ideal reader
+    after k examples whose inputs are drawn uniformly from K symbols (no repeats forced): right
+    when the query's input was shown, else a guess among the K - D outputs not yet used."""
+    cases = []
+    for k, K in ((0, 8), (4, 8), (15, 8), (28, 8), (3, 5)):
+        p = _distinct_counts(k, K)
+        right = [1.0 if d == K else d / K + (1 - d / K) / (K - d) for d in range(K + 1)]
+        expected = sum(pd * r for pd, r in zip(p, right))
+        mean_d = sum(d * pd for d, pd in enumerate(p))
+        mistakes = [
+            (mean_d / K, "add the guesses: when the query was not shown the reader still picks one of the "
+             "K - D unused outputs, right once in K - D."),
+            (sum(pd * (d / K + (1 - d / K) / K) for d, pd in enumerate(p)), "a reader who knows the rule is a "
+             "permutation guesses among the K - D outputs not used yet, not among all K."),
+            ((mean_d + 1) / K, "(D + 1) / K holds while D < K; a reader who has seen all K inputs is always "
+             "right (weigh each D by its probability)."),
+            (min(1.0, (k + 1) / K), "k examples do not show k different inputs: draws repeat, so count the "
+             "distinct ones, D, and average over its distribution."),
+        ]
+        cases.append((f"k={k}, K={K}", (k, K), expected, mistakes))
+    return _judge_cases(fn, "check_ideal_reader", cases,
+                        "the ideal reader's expected accuracy, averaged over how many inputs the examples showed.",
+                        "the accuracy")
+
+
 # ---------------------------------------------------------------- chapter 9
 
 
@@ -1296,6 +1334,59 @@ def check_dpo_loss(fn: Callable[..., torch.Tensor]) -> Feedback:
                        pc.clone(), pr.clone(), rc.clone(), rr.clone(), beta)
     return _judge_scalar(got, error, expected, mistakes,
                          "the Bradley-Terry loss on the implicit reward beta log(pi / pi_ref): no reward model needed.")
+
+
+def _word_share(text: str, vocabulary: set[str]) -> float:
+    """The share of the runs of letters in ``text`` that are words of ``vocabulary`` (0 if none)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return float(np.mean([w in vocabulary for w in words])) if words else 0.0
+
+
+def check_blind_spot(english_no_e: Sequence[str], gibberish_no_e: Sequence[str], english_with_e: Sequence[str],
+                     score: Callable[[list[str]], Any], vocabulary: set[str] | None = None,
+                     length: int = 12) -> Feedback:
+    """Chapter 10: check exercise 10.3's experiment: three lists of hand-written responses of
+    ``length`` characters (real English without an e, gibberish without an e, English with e's)
+    and ``score(texts) -> rewards`` (n,), the reward model on them. Checks the responses are what
+    their list says (with ``vocabulary``, that the English is made of words and the gibberish is
+    not) and the scores' shape, then reports the mean reward of each list."""
+    groups = {"english_no_e": english_no_e, "gibberish_no_e": gibberish_no_e, "english_with_e": english_with_e}
+    means = {}
+    for name, texts in groups.items():
+        if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts \
+                or not all(isinstance(t, str) for t in texts):
+            return _report(_fail(f"{name} should be a non-empty list of strings; got {_describe(texts)}."))
+        wrong_length = [t for t in texts if len(t) != length]
+        if wrong_length:
+            return _report(_fail(f"{name}: {wrong_length[0]!r} has {len(wrong_length[0])} characters; the policy "
+                                 f"writes {length}, so compare responses of {length}."))
+        has_e = [("e" in t.lower()) for t in texts]
+        if name != "english_with_e" and any(has_e):
+            return _report(_fail(f"{name}: {texts[has_e.index(True)]!r} contains an e."))
+        if name == "english_with_e" and not all(has_e):
+            return _report(_fail(f"english_with_e: {texts[has_e.index(False)]!r} has no e."))
+        if vocabulary is not None:
+            odd = [t for t in texts if (_word_share(t, vocabulary) < 0.5) == name.startswith("english")]
+            if odd:
+                kind = "mostly words the book's text uses" if name.startswith("english") else "not words"
+                return _report(_fail(f"{name}: {odd[0]!r} should be {kind}."))
+        got, error = _call(score, "check_blind_spot", name, list(texts))
+        if error is not None:
+            return _report(error)
+        values = _numpy(got) if isinstance(got, torch.Tensor) else np.asarray(got) if got is not None else None
+        if values is None or values.dtype.kind not in "iuf" or values.shape != (len(texts),):
+            return _report(_fail(f"score({name}) should return one reward per response, shape ({len(texts)},); "
+                                 f"got {_describe(got)}."))
+        if not np.isfinite(values).all():
+            return _report(_fail(f"score({name}) returned a reward that is not finite."))
+        means[name] = float(values.mean())
+    blind = abs(means["english_no_e"] - means["gibberish_no_e"]) < \
+        min(means["english_no_e"], means["gibberish_no_e"]) - means["english_with_e"]
+    return _report(_pass(
+        f"mean reward: English without e {means['english_no_e']:+.2f}, gibberish without e "
+        f"{means['gibberish_no_e']:+.2f}, English with e's {means['english_with_e']:+.2f}: "
+        + ("the e's move it more than the English does." if blind else
+           "here English and gibberish differ more than the e's; try other responses.")))
 
 
 # ---------------------------------------------------------------- chapter 11
