@@ -883,22 +883,19 @@ def test_check_crossing_radius(fn, hint, capsys):
     assert check_crossing_radius(lambda r, g: float(np.interp(1.0, g, r)))  # numpy's way, also right
 
 
-def _ideal_by_steps(k, K):
-    """Exercise 8.2's solution: the distribution of the distinct count D, one draw at a time."""
-    p = np.zeros(K + 1)
-    p[0] = 1.0
-    for _ in range(k):
-        p = p * np.arange(K + 1) / K + np.r_[0, p[:-1] * (K - np.arange(K)) / K]
-    d = np.arange(K + 1)
-    return float(p @ np.where(d < K, d / K + (1 - d / K) / np.maximum(K - d, 1), 1.0))
-
-
 def _distinct(k, K):
+    """The distribution of the distinct count D among k draws from K, one draw at a time."""
     p = np.zeros(K + 1)
     p[0] = 1.0
     for _ in range(k):
         p = p * np.arange(K + 1) / K + np.r_[0, p[:-1] * (K - np.arange(K)) / K]
     return p
+
+
+def _ideal_by_steps(k, K):
+    """Exercise 8.2's solution."""
+    d = np.arange(K + 1)
+    return float(_distinct(k, K) @ np.where(d < K, d / K + (1 - d / K) / np.maximum(K - d, 1), 1.0))
 
 
 @pytest.mark.parametrize("fn, hint", [
