@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -555,7 +554,7 @@ def check_every_step_shares(fn: Callable[..., torch.Tensor]) -> Feedback:
     xs = torch.randn(T, B, d_x, generator=g)
     W, U, b = (p.detach() for p in (cell.W, cell.U, cell.b_h))
 
-    def shares(loss_of: str) -> torch.Tensor:  # (T,)
+    def grads(loss_of: str) -> tuple[torch.Tensor, ...]:  # T x (d_h, d_h): ∂L/∂W^(t)
         copies = [W.clone().requires_grad_() for _ in range(T)]
         h, states = torch.zeros(B, d_h), []
         for t in range(T):
@@ -563,10 +562,13 @@ def check_every_step_shares(fn: Callable[..., torch.Tensor]) -> Feedback:
             states.append(h)
         loss = {"all": sum(s.square().sum() for s in states), "last": h.square().sum(),
                 "unsquared": sum(s.sum() for s in states)}[loss_of]
-        return torch.stack([w.norm() for w in torch.autograd.grad(loss, copies)])
+        return torch.autograd.grad(loss, copies)
+
+    def shares(loss_of: str) -> torch.Tensor:  # (T,)
+        return torch.stack([g_t.norm() for g_t in grads(loss_of)])
 
     expected = shares("all")
-    whole = torch.autograd.grad(sum(s.square().sum() for s in _unroll(cell, xs)), cell.W)[0]
+    whole = sum(grads("all"))  # the shared W's gradient: the sum of the steps' shares
     mistakes = [
         (shares("last"), "that is section 2.2's loss, ‖h_T‖² alone: add every state's ‖h_t‖² to the loss."),
         (shares("unsquared"), "square the states: the loss is Σ_t ‖h_t‖², not the sum of their entries."),
@@ -576,15 +578,6 @@ def check_every_step_shares(fn: Callable[..., torch.Tensor]) -> Feedback:
     got, error = _call(fn, "check_every_step_shares", "an RNNCell(3, 6) and xs (8, 2, 3)", cell, xs.clone())
     return _judge_one(got, error, expected, mistakes, "shares",
                       "each step's share of dL/dW when every state is in the loss.", atol=1e-5)
-
-
-def _unroll(cell: Any, xs: torch.Tensor) -> list[torch.Tensor]:
-    """The states h_1..h_T of eq. 2.1 with the cell's own (shared) weights, from h_0 = 0."""
-    h, states = torch.zeros(xs.shape[1], cell.W.shape[0]), []
-    for x_t in xs:
-        h = torch.tanh(h @ cell.W.T + x_t @ cell.U.T + cell.b_h)
-        states.append(h)
-    return states
 
 
 # ---------------------------------------------------------------- chapter 3
@@ -1336,12 +1329,6 @@ def check_dpo_loss(fn: Callable[..., torch.Tensor]) -> Feedback:
                          "the Bradley-Terry loss on the implicit reward beta log(pi / pi_ref): no reward model needed.")
 
 
-def _word_share(text: str, vocabulary: set[str]) -> float:
-    """The share of the runs of letters in ``text`` that are words of ``vocabulary`` (0 if none)."""
-    words = re.findall(r"[a-z]+", text.lower())
-    return float(np.mean([w in vocabulary for w in words])) if words else 0.0
-
-
 def check_blind_spot(english_no_e: Sequence[str], gibberish_no_e: Sequence[str], english_with_e: Sequence[str],
                      score: Callable[[list[str]], Any], vocabulary: set[str] | None = None,
                      length: int = 12) -> Feedback:
@@ -1350,6 +1337,8 @@ def check_blind_spot(english_no_e: Sequence[str], gibberish_no_e: Sequence[str],
     and ``score(texts) -> rewards`` (n,), the reward model on them. Checks the responses are what
     their list says (with ``vocabulary``, that the English is made of words and the gibberish is
     not) and the scores' shape, then reports the mean reward of each list."""
+    from tutorial_lib.tasks import real_word_share
+
     groups = {"english_no_e": english_no_e, "gibberish_no_e": gibberish_no_e, "english_with_e": english_with_e}
     means = {}
     for name, texts in groups.items():
@@ -1366,7 +1355,7 @@ def check_blind_spot(english_no_e: Sequence[str], gibberish_no_e: Sequence[str],
         if name == "english_with_e" and not all(has_e):
             return _report(_fail(f"english_with_e: {texts[has_e.index(False)]!r} has no e."))
         if vocabulary is not None:
-            odd = [t for t in texts if (_word_share(t, vocabulary) < 0.5) == name.startswith("english")]
+            odd = [t for t in texts if (real_word_share([t], vocabulary) < 0.5) == name.startswith("english")]
             if odd:
                 kind = "mostly words the book's text uses" if name.startswith("english") else "not words"
                 return _report(_fail(f"{name}: {odd[0]!r} should be {kind}."))
