@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
+import types
+
 import numpy as np
 import pytest
 import torch
 
+from tutorial_lib import data
 from tutorial_lib.data import (
     CharData,
     CharTokenizer,
+    CorpusError,
     corpus_fingerprint,
     get_batch,
     load_char_data,
@@ -33,10 +40,66 @@ def test_load_corpus_keeps_apostrophes_of_typographic_quotes():
     assert "objects type" not in text
 
 
-def test_corpus_is_deterministic_across_calls():
-    first = corpus_fingerprint(load_corpus())
-    load_corpus.cache_clear()  # rebuild from scratch rather than reuse the cached string
-    assert corpus_fingerprint(load_corpus()) == first
+def _clear_caches():
+    data._frozen.cache_clear()
+    data._manifest.cache_clear()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path, monkeypatch):
+    """The frozen texts copied into a temporary folder, which the package reads meanwhile."""
+    shutil.copytree(data.CORPUS_DIR, tmp_path / "corpus")
+    monkeypatch.setattr(data, "CORPUS_DIR", tmp_path / "corpus")
+    _clear_caches()
+    yield tmp_path / "corpus"
+    _clear_caches()  # the next read is of the package's own texts again
+
+
+def test_the_corpus_is_the_frozen_text_the_shipped_models_were_trained_on():
+    text = load_corpus()
+    assert len(text) == 465_185 and corpus_fingerprint(text) == "bc9edc40de1c547a"
+    manifest = json.loads((data.CORPUS_DIR / "manifest.json").read_text())
+    assert manifest["python"] == "3.11.7" and manifest["fingerprints"]["python_reference.txt"] == "bc9edc40de1c547a"
+    shipped = json.loads((data.CORPUS_DIR.parent / "checkpoints" / "gpt_char.json").read_text())
+    assert shipped["corpus_fingerprint"] == corpus_fingerprint(text)
+    assert "PYTHON SOFTWARE FOUNDATION LICENSE" in (data.CORPUS_DIR / "LICENSE.txt").read_text()
+
+
+def test_the_corpus_does_not_come_from_the_running_python(corpus_copy, monkeypatch):
+    # another Python's reference topics: the book's text must not change with them
+    fake = types.ModuleType("pydoc_data.topics")
+    fake.topics = {"a": "another Python's text"}
+    monkeypatch.setitem(sys.modules, "pydoc_data.topics", fake)
+    assert corpus_fingerprint(load_corpus()) == "bc9edc40de1c547a"
+
+
+def test_a_changed_or_missing_frozen_text_says_what_and_how_to_mend_it(corpus_copy):
+    path = corpus_copy / "python_reference.txt"
+    path.write_text(path.read_text().replace("statement", "Statement", 1))
+    with pytest.raises(CorpusError, match="has fingerprint .* not the bc9edc40de1c547a .* reinstall"):
+        load_corpus()
+    path.unlink()
+    _clear_caches()
+    with pytest.raises(CorpusError, match="python_reference.txt is missing"):
+        load_corpus()
+    (corpus_copy / "code" / "heapq.txt").write_text("changed")
+    with pytest.raises(CorpusError, match="heapq.txt has fingerprint"):
+        data.load_code(CharTokenizer("abc"), ["heapq"])
+
+
+def test_freezing_reproduces_the_frozen_texts_on_their_python(tmp_path):
+    from tutorial_lib.tools import freeze
+
+    recorded = json.loads((data.CORPUS_DIR / "manifest.json").read_text())
+    new = {name: corpus_fingerprint(text) for name, text in freeze.texts().items()}
+    if sys.version.split()[0] != recorded["python"]:
+        pytest.skip(f"the texts were frozen on Python {recorded['python']}")
+    assert new == recorded["fingerprints"]
+    shutil.copytree(data.CORPUS_DIR, tmp_path / "corpus")
+    (tmp_path / "corpus" / "manifest.json").write_text(json.dumps({"fingerprints": {"x": "0"}}))
+    with pytest.raises(SystemExit, match="other texts than the frozen ones"):
+        freeze.freeze(tmp_path / "corpus")  # refuses to replace other texts without --force
+    assert freeze.freeze(tmp_path / "corpus", force=True)["fingerprints"] == recorded["fingerprints"]
 
 
 def test_corpus_fingerprint_by_hand():
@@ -205,7 +268,7 @@ def test_load_code_is_the_standard_library_in_the_tokenizer_alphabet():
     assert one in text and one.count("def heappush(") == 1
     assert len(load_code(CharTokenizer("abc\n"), ["heapq"])) < len(one) // 5  # unknown characters dropped
     assert CODE_MODULES[0] == "argparse"
-    with pytest.raises(ValueError, match="not a pure-Python module"):
+    with pytest.raises(ValueError, match="'sys' is not one of the frozen modules"):
         load_code(tok, ["sys"])
     with pytest.raises(ValueError, match="modules must be a non-empty sequence"):
         load_code(tok, "heapq")

@@ -1,16 +1,20 @@
 """The book's corpus, a character tokenizer, train/validation splits and random batches.
 
-Introduced in chapter 1. The corpus is the Python language reference that ships inside
-every CPython (``pydoc_data.topics``), so nothing is downloaded: it is already on every
-laptop, on Colab and on CI.
+Introduced in chapter 1. The corpus is the Python language reference (the topics that
+``help()`` shows, ``pydoc_data.topics``), frozen into the package from Python 3.11.7 with its
+licence (``tutorial_lib/corpus/``): the text that ships inside each CPython changes with every
+release, and a book whose models are trained on one text must read that same text everywhere,
+on a laptop, on Colab and on CI. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -19,7 +23,10 @@ from torch import Tensor
 
 __all__ = [
     "load_corpus",
+    "normalise",
     "corpus_fingerprint",
+    "CorpusError",
+    "CORPUS_DIR",
     "CharTokenizer",
     "train_val_split",
     "get_batch",
@@ -28,6 +35,15 @@ __all__ = [
     "CODE_MODULES",
     "load_code",
 ]
+
+CORPUS_DIR = Path(__file__).parent / "corpus"  # the frozen texts, their manifest and licence
+REFERENCE_FILE = "python_reference.txt"
+FREEZE = "python -m tutorial_lib.tools.freeze"
+
+
+class CorpusError(RuntimeError):
+    """A frozen text of the package is missing or is not the text its manifest records."""
+
 
 # Typographic characters NFKD cannot turn into ASCII, mapped to their plain equivalents
 # so that "don’t" becomes "don't" rather than "dont".
@@ -49,32 +65,59 @@ def _to_ascii(ch: str) -> str:
     return "".join(c for c in decomposed if 32 <= ord(c) < 127)
 
 
-@functools.lru_cache(maxsize=1)
-def load_corpus() -> str:
-    """Load the book's text corpus: the Python language reference shipped with CPython.
+def normalise(text: str) -> str:
+    """How the frozen texts were made printable ASCII plus ``"\\n"``: ``"\\r\\n"`` becomes
+    ``"\\n"``, tabs become four spaces, other characters are turned into ASCII where Unicode
+    (NFKD) or a small table of quotes and dashes allow, and dropped otherwise (chapter 1)."""
+    text = text.replace("\r\n", "\n").replace("\t", "    ")
+    return "".join(c if (32 <= ord(c) < 127 or c == "\n") else _to_ascii(c) for c in text)
 
-    The text is ``pydoc_data.topics.topics`` (the reference topics that ``help()`` shows),
-    joined in sorted-key order with blank lines between topics. It needs no download and
-    exists wherever Python does: laptops, Colab, CI. It is normalised to printable ASCII
-    plus ``"\\n"``: ``"\\r\\n"`` becomes ``"\\n"``, tabs become four spaces, other characters
-    are turned into ASCII where Unicode (NFKD) or a small table of quotes and dashes allow,
-    and dropped otherwise. The result is cached; it is about 465,000 characters (the exact
-    text depends a little on the Python version, see ``corpus_fingerprint``).
+
+@functools.lru_cache(maxsize=1)
+def _manifest() -> dict:
+    path = CORPUS_DIR / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{path} is missing or unreadable ({exc}); reinstall tutorial_lib") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _frozen(name: str) -> str:
+    """The frozen text ``corpus/<name>``, after checking it against its fingerprint."""
+    path = CORPUS_DIR / name
+    expected = _manifest()["fingerprints"].get(name)
+    if expected is None:
+        raise CorpusError(f"{path.name} is not one of the package's frozen texts ({CORPUS_DIR / 'manifest.json'})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CorpusError(f"{path} is missing ({exc.strerror}); reinstall tutorial_lib") from None
+    if corpus_fingerprint(text) != expected:
+        raise CorpusError(f"{path} has fingerprint {corpus_fingerprint(text)}, not the {expected} that "
+                          f"manifest.json records: the file was changed; reinstall tutorial_lib, or, to "
+                          f"freeze another text on purpose, run `{FREEZE} --force` and rebuild every shipped model")
+    return text
+
+
+def load_corpus() -> str:
+    """Load the book's text corpus: the Python language reference, as frozen in the package.
+
+    The text is ``pydoc_data.topics.topics`` of Python 3.11.7 (the reference topics that
+    ``help()`` shows), joined in sorted-key order with blank lines between topics and
+    normalised to printable ASCII plus ``"\\n"`` (:func:`normalise`): 465,185 characters. It is
+    read from ``tutorial_lib/corpus/`` and checked against the fingerprint in its manifest, so
+    it is the same text on every Python; the result is cached.
 
     Returns:
         The corpus as one string.
 
+    Raises:
+        CorpusError: if the file is missing or differs from the recorded text.
+
     Introduced in chapter 1.
     """
-    from pydoc_data.topics import topics
-
-    return _normalise("\n\n".join(topics[k] for k in sorted(topics)))
-
-
-def _normalise(text: str) -> str:
-    """``"\r\n"`` -> ``"\n"``, tabs -> four spaces, everything else printable ASCII (see load_corpus)."""
-    text = text.replace("\r\n", "\n").replace("\t", "    ")
-    return "".join(c if (32 <= ord(c) < 127 or c == "\n") else _to_ascii(c) for c in text)
+    return _frozen(REFERENCE_FILE)
 
 
 def corpus_fingerprint(text: str) -> str:
@@ -324,7 +367,7 @@ def load_char_data(val_fraction: float = 0.1) -> CharData:
 
 
 # Pure-Python modules of the standard library: a second domain of text, source code, for
-# chapter 9 to fine-tune on. Every CPython ships their source, so nothing is downloaded.
+# chapter 9 to fine-tune on. Their source is frozen with the corpus (Python 3.11.7).
 CODE_MODULES = ("argparse", "dataclasses", "fractions", "functools", "heapq", "inspect", "textwrap",
                 "string", "shlex", "pathlib", "statistics", "difflib")
 
@@ -332,23 +375,17 @@ CODE_MODULES = ("argparse", "dataclasses", "fractions", "functools", "heapq", "i
 def load_code(tokenizer: CharTokenizer, modules: Sequence[str] = CODE_MODULES) -> str:
     """The source code of the standard-library ``modules``, in that order, as one text (chapter 9).
 
-    Each file is normalised like :func:`load_corpus`, then every character outside
-    ``tokenizer``'s alphabet is dropped (for the book's corpus: only ``$`` and the backquote), so
-    a model trained on the reference can read it. About 600,000 characters for ``CODE_MODULES``
-    (the exact text depends on the Python version).
+    Each file is Python 3.11.7's, normalised like :func:`load_corpus` and frozen in the package;
+    every character outside ``tokenizer``'s alphabet is dropped (for the book's corpus: only ``$``
+    and the backquote), so a model trained on the reference can read it. 596,560 characters for
+    ``CODE_MODULES``.
     """
-    import importlib.util
-
     if not isinstance(tokenizer, CharTokenizer):
         raise TypeError(f"tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}")
     if isinstance(modules, str) or not modules:
         raise ValueError(f"modules must be a non-empty sequence of module names, got {modules!r}")
-    texts = []
-    for name in modules:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not (spec.origin or "").endswith(".py"):
-            raise ValueError(f"modules: {name!r} is not a pure-Python module of this installation")
-        with open(spec.origin, encoding="utf-8") as f:
-            text = _normalise(f.read())
-        texts.append("".join(c for c in text if c in tokenizer._stoi))
-    return "\n\n".join(texts)
+    unknown = [name for name in modules if name not in CODE_MODULES]
+    if unknown:
+        raise ValueError(f"modules: {unknown[0]!r} is not one of the frozen modules {CODE_MODULES}")
+    texts = [_frozen(f"code/{name}.txt") for name in modules]
+    return "\n\n".join("".join(c for c in text if c in tokenizer._stoi) for text in texts)
