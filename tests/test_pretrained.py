@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 
 import pytest
 import torch
@@ -16,9 +15,7 @@ from tutorial_lib.pretrained import BuildConfig, CheckpointError
 
 @pytest.fixture(scope="module")
 def shipped():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a different Python's corpus: checked below
-        return pretrained.load()
+    return pretrained.load()
 
 
 @pytest.fixture
@@ -32,8 +29,7 @@ def copy(tmp_path):
 def test_shipped_model_reproduces_its_recorded_validation_loss(shipped):
     model, tokenizer, manifest = shipped
     chars = data.load_char_data()
-    if data.corpus_fingerprint(chars.text) != manifest["corpus_fingerprint"]:
-        pytest.skip("this Python ships a different corpus than the one the model was trained on")
+    assert manifest["corpus_fingerprint"] == data.corpus_fingerprint(chars.text)  # the frozen corpus
     assert tokenizer.chars == chars.tokenizer.chars
     assert not model.training
     val = train.split_cross_entropy(model, chars.val, block_size=manifest["model"]["block_size"])
@@ -88,8 +84,53 @@ def test_weights_that_do_not_fit_the_config_are_reported(copy):
     manifest = json.loads(manifest_path.read_text())
     manifest["model"]["n_embd"] = 64
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointError, match="could not be loaded into the GPT"):
+    with pytest.raises(CheckpointError, match=r"does not fit the GPT of gpt_char.json .*size mismatch for "
+                                              r"embed.tokens.weight.*different builds"):
         pretrained.load(copy)
+
+
+def test_a_damaged_file_whose_hash_was_recorded_is_not_unpickled(copy):
+    # PyTorch's own error advises weights_only=False, which would run pickled code: wrong here
+    weights, manifest_path = pretrained.checkpoint_paths(copy)
+    weights.write_bytes(b"PK\x03\x04 damaged")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = pretrained._sha256(weights)
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="not a readable state dict of tensors") as info:
+        pretrained.load(copy)
+    assert "weights_only=False" not in str(info.value)
+
+
+LOADERS = {  # each shipped model: its files, and how to load it from a folder
+    "gpt": (("gpt_char.pt", "gpt_char.json"), lambda d, **kw: pretrained.load(d, **kw)),
+    "rnn": (("budget_rnn.pt", "budget.json"), lambda d, **kw: pretrained.load_baseline("rnn", d, **kw)),
+    "sft": (("sft.pt", "sft.json"), lambda d, **kw: pretrained.load_sft(d, **kw)),
+    "in-context": (("in_context.pt", "in_context.json"), lambda d, **kw: pretrained.load_in_context(d)),
+}
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_every_loader_checks_the_tokenizer_and_the_corpus(name, tmp_path):
+    files, load = LOADERS[name]
+    for f in files:
+        shutil.copy(pretrained.CHECKPOINTS / f, tmp_path / f)
+    load(tmp_path)  # as shipped: fits
+    manifest_path = tmp_path / files[1]
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps(dict(manifest, chars=manifest["chars"][:-1] + "\u00e9")))
+    with pytest.raises(CheckpointError, match=rf"{files[1]}: the model was trained with a tokenizer of "
+                                              r"\d+ characters .*differing in .*rebuild"):
+        load(tmp_path)
+    if name == "in-context":
+        return  # its own tokenizer of rule letters; no corpus
+    manifest_path.write_text(json.dumps(dict(manifest, corpus_fingerprint="0" * 16)))
+    with pytest.raises(CheckpointError, match=r"trained on the corpus with fingerprint 0{16}, but the book's "
+                                              r"frozen corpus has fingerprint bc9edc40de1c547a"):
+        load(tmp_path)
+    manifest_path.write_text(json.dumps(manifest))
+    other = data.CharTokenizer(data.load_char_data().tokenizer.chars + ["\u00e9"])  # 95 characters
+    with pytest.raises(CheckpointError, match="is given one of 95"):
+        load(tmp_path, tokenizer=other)
 
 
 def test_build_is_deterministic_and_loadable(tmp_path):
@@ -115,7 +156,7 @@ def test_retrain_rebuilds_a_broken_checkpoint(copy, capsys):
 
 @pytest.fixture(scope="module")
 def budget_record():
-    return json.loads((pretrained.DATA_DIR / "budget.json").read_text(encoding="utf-8"))
+    return json.loads((pretrained.CHECKPOINTS / "budget.json").read_text(encoding="utf-8"))
 
 
 def test_baselines_share_one_budget_and_rank_as_recorded(budget_record):
@@ -142,7 +183,7 @@ def test_shipped_baselines_reproduce_their_recorded_loss(name, budget_record):
 def _truncated_copy(tmp_path, weights_name, manifest_name):
     """The shipped files copied to tmp_path, the weights cut to 1,000 bytes; returns their path."""
     for name in (weights_name, manifest_name):
-        shutil.copy(pretrained.DATA_DIR / name, tmp_path / name)
+        shutil.copy(pretrained.CHECKPOINTS / name, tmp_path / name)
     weights = tmp_path / weights_name
     weights.write_bytes(weights.read_bytes()[:1000])
     return weights
@@ -174,7 +215,7 @@ def test_training_the_baselines_again_gives_the_recorded_numbers(tmp_path, budge
 
 @pytest.fixture(scope="module")
 def in_context_record():
-    return json.loads((pretrained.DATA_DIR / "in_context.json").read_text(encoding="utf-8"))
+    return json.loads((pretrained.CHECKPOINTS / "in_context.json").read_text(encoding="utf-8"))
 
 
 def test_the_shipped_in_context_learner_reproduces_its_recorded_loss(in_context_record):
@@ -226,7 +267,7 @@ def test_training_the_in_context_learners_again_gives_the_recorded_curves(tmp_pa
 
 @pytest.fixture(scope="module")
 def sft_record():
-    return json.loads((pretrained.DATA_DIR / "sft.json").read_text(encoding="utf-8"))
+    return json.loads((pretrained.CHECKPOINTS / "sft.json").read_text(encoding="utf-8"))
 
 
 def test_the_shipped_sft_model_follows_instructions_as_recorded(sft_record):

@@ -2,7 +2,7 @@
 
 Chapters 8-11 start from a small decoder-only transformer pretrained on the corpus. Training it
 takes minutes, so the project trains it once with ``python -m tutorial_lib.pretrained build``
-and ships the result inside the package, in ``tutorial_lib/data/``:
+and ships the result inside the package, in ``tutorial_lib/checkpoints/``:
 
 - ``gpt_char.pt``    the weights (a plain state dict, loadable with ``weights_only=True``)
 - ``gpt_char.json``  a manifest: the config, the tokenizer's characters, the validation loss it
@@ -39,7 +39,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,12 +50,12 @@ from tutorial_lib import compute, data, finetune, prompting, tasks, train, utils
 from tutorial_lib.gates import RecurrentLM
 from tutorial_lib.transformer import GPT, TransformerConfig
 
-__all__ = ["BuildConfig", "CheckpointError", "DATA_DIR", "build", "load", "checkpoint_paths", "Baseline",
+__all__ = ["BuildConfig", "CheckpointError", "CHECKPOINTS", "build", "load", "checkpoint_paths", "Baseline",
            "BASELINES", "BUDGET_BATCH", "BUDGET_CONTEXT", "budget_flops", "baseline_model", "train_baseline",
            "build_baselines", "load_baseline", "InContextConfig", "IN_CONTEXT_SEEDS", "train_in_context",
            "build_in_context", "load_in_context", "SFTConfig", "train_sft", "build_sft", "load_sft"]
 
-DATA_DIR = Path(__file__).parent / "data"
+CHECKPOINTS = Path(__file__).parent / "checkpoints"
 NAME = "gpt_char"
 REBUILD = "python -m tutorial_lib.pretrained build"
 
@@ -88,7 +87,7 @@ class BuildConfig:
 
 def checkpoint_paths(directory: Path | str | None = None) -> tuple[Path, Path]:
     """(weights, manifest) paths in ``directory`` (default: the package's data folder)."""
-    d = Path(directory) if directory is not None else DATA_DIR
+    d = Path(directory) if directory is not None else CHECKPOINTS
     return d / f"{NAME}.pt", d / f"{NAME}.json"
 
 
@@ -109,7 +108,7 @@ def build(config: BuildConfig | None = None, directory: Path | str | None = None
     tok = chars.tokenizer
     utils.set_seed(config.seed)
     model = GPT(config.model_config(tok.vocab_size))
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = utils.generator(config.seed)
 
     def get_batch(split: str):
         return data.get_batch(chars.train if split == "train" else chars.val, config.batch_size,
@@ -144,24 +143,25 @@ def build(config: BuildConfig | None = None, directory: Path | str | None = None
 
 
 def load(directory: Path | str | None = None, device: torch.device | str | None = None,
-         retrain: bool = False, config: BuildConfig | None = None) -> tuple[GPT, data.CharTokenizer, dict]:
+         retrain: bool = False, config: BuildConfig | None = None,
+         tokenizer: data.CharTokenizer | None = None) -> tuple[GPT, data.CharTokenizer, dict]:
     """The shipped GPT in eval mode, its tokenizer and its manifest (chapter 7).
 
     Raises :class:`CheckpointError` when a file is missing, the weights do not match the
-    manifest's SHA-256 (a truncated or altered file), or the weights do not fit the config;
-    with ``retrain=True`` it instead says what is wrong, rebuilds the checkpoint with
-    :func:`build` (``config``, default :class:`BuildConfig`; a progress bar shows the training)
-    and loads that. Warns (and still loads) when this Python's corpus differs from the one the
-    model was trained on.
+    manifest's SHA-256 (a truncated or altered file) or do not fit the config, or the model was
+    trained with another tokenizer (``tokenizer``, default the book's) or on another corpus than
+    the book's frozen one; with ``retrain=True`` it instead says what is wrong, rebuilds the
+    checkpoint with :func:`build` (``config``, default :class:`BuildConfig`; a progress bar shows
+    the training) and loads that.
     """
     try:
-        return _load(directory, device)
+        return _load(directory, device, tokenizer)
     except CheckpointError as exc:
         if not retrain:
             raise
         print(f"{exc}\nRebuilding it now.", file=sys.stderr)
         build(config, directory)
-        return _load(directory, device)
+        return _load(directory, device, tokenizer)
 
 
 def _require(paths: tuple[Path, ...], rebuild: str, takes: str) -> None:
@@ -178,11 +178,40 @@ def _load_weights(model: torch.nn.Module, weights: Path, sha256: object, manifes
         raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {manifest_path.name}: the file "
                               f"is truncated or altered; rebuild it with `{rebuild}`")
     try:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    except Exception as exc:  # a pickle or shape error, said in one line
-        raise CheckpointError(f"{weights} could not be loaded into {what} "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0]}); rebuild with `{rebuild}`") from None
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a state dict of tensors; PyTorch's advice to unpickle code does not apply
+        raise CheckpointError(f"{weights} is not a readable state dict of tensors ({type(exc).__name__}); the file "
+                              f"is damaged or is not a checkpoint of this book; rebuild it with `{rebuild}`") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # missing or unexpected keys, or shapes that do not fit: keep PyTorch's detail
+        detail = "; ".join(line.strip() for line in str(exc).splitlines()[1:4] if line.strip())
+        raise CheckpointError(f"{weights} does not fit {what} as {manifest_path.name} describes it ({detail}); "
+                              f"the manifest and the weights come from different builds; rebuild with `{rebuild}`"
+                              ) from None
     return model
+
+
+def _check_text(manifest: dict, manifest_path: Path, chars: str, rebuild: str, corpus: bool = True) -> None:
+    """The tokenizer and corpus a model was trained with (its manifest's ``chars`` and
+    ``corpus_fingerprint``) against the ones it is given; a :class:`CheckpointError` says which
+    differs, how, and how to rebuild."""
+    trained = manifest.get("chars")
+    if trained != chars:
+        if not isinstance(trained, str):
+            raise CheckpointError(f"{manifest_path} records no tokenizer characters; rebuild with `{rebuild}`")
+        diff = sorted(set(trained) ^ set(chars))
+        raise CheckpointError(
+            f"{manifest_path}: the model was trained with a tokenizer of {len(trained)} characters and is given one "
+            f"of {len(chars)} (differing in {''.join(diff)!r}); its token ids would mean other characters. Use "
+            f"the book's tokenizer (data.load_char_data().tokenizer), or rebuild with `{rebuild}`")
+    if corpus:
+        book = data.corpus_fingerprint(data.load_corpus())
+        if manifest.get("corpus_fingerprint") != book:
+            raise CheckpointError(
+                f"{manifest_path}: the model was trained on the corpus with fingerprint "
+                f"{manifest.get('corpus_fingerprint')}, but the book's frozen corpus has fingerprint {book} "
+                f"(tutorial_lib/corpus/); rebuild the model with `{rebuild}`")
 
 
 def _read_manifest(weights: Path, manifest_path: Path, rebuild: str, takes: str,
@@ -197,23 +226,27 @@ def _read_manifest(weights: Path, manifest_path: Path, rebuild: str, takes: str,
         raise CheckpointError(f"{manifest_path} is not a valid manifest ({exc}); rebuild with `{rebuild}`") from None
 
 
-def _load(directory: Path | str | None, device: torch.device | str | None) -> tuple[GPT, data.CharTokenizer, dict]:
+def _load(directory: Path | str | None, device: torch.device | str | None,
+          tokenizer: data.CharTokenizer | None = None) -> tuple[GPT, data.CharTokenizer, dict]:
     weights, manifest_path = checkpoint_paths(directory)
-    manifest, (model_config, chars) = _read_manifest(
-        weights, manifest_path, REBUILD, "about 18 minutes on 2 CPU cores",
-        lambda m: (TransformerConfig(**m["model"]), m["chars"]))
+    manifest, model_config = _read_manifest(weights, manifest_path, REBUILD, "about 18 minutes on 2 CPU cores",
+                                            lambda m: TransformerConfig(**m["model"]))
+    _check_text(manifest, manifest_path, _book_chars(tokenizer), REBUILD)
     model = _load_weights(GPT(model_config), weights, manifest.get("sha256"), manifest_path,
                           f"the GPT of {manifest_path.name}", REBUILD)
-    tokenizer = data.CharTokenizer(chars)
-    text = data.load_corpus()
-    if data.corpus_fingerprint(text) != manifest.get("corpus_fingerprint"):
-        warnings.warn("this Python's corpus (pydoc_data.topics) differs from the one the model was trained on; "
-                      "its validation loss here will differ a little from the recorded "
-                      f"{manifest.get('val_nats_per_char')}", stacklevel=2)
     model.eval()
     if device is not None:
         model.to(device)
-    return model, tokenizer, manifest
+    return model, data.CharTokenizer(manifest["chars"]), manifest
+
+
+def _book_chars(tokenizer: data.CharTokenizer | None) -> str:
+    """The characters of ``tokenizer``, or of the book's own (the frozen corpus's) when None."""
+    if tokenizer is None:
+        tokenizer = data.load_char_data().tokenizer
+    if not isinstance(tokenizer, data.CharTokenizer):
+        raise TypeError(f"tokenizer must be a data.CharTokenizer or None, got {type(tokenizer).__name__}")
+    return "".join(tokenizer.chars)
 
 
 @dataclass(frozen=True)
@@ -265,7 +298,7 @@ def train_baseline(name: str, chars: data.CharData | None = None, progress: bool
     model = baseline_model(name, vocab).to(device or "cpu")
     per_token = compute.training_flops_per_token(model, BUDGET_CONTEXT)
     steps = compute.steps_for_budget(budget_flops(vocab), per_token, BUDGET_BATCH, BUDGET_CONTEXT)
-    gen = torch.Generator().manual_seed(0)
+    gen = utils.generator(0)
 
     def get_batch(split: str):
         return data.get_batch(chars.train if split == "train" else chars.val, BUDGET_BATCH, BUDGET_CONTEXT,
@@ -279,7 +312,7 @@ def train_baseline(name: str, chars: data.CharData | None = None, progress: bool
 
 def _baseline_paths(directory: Path | str | None, name: str) -> tuple[Path, Path]:
     """(weights of ``name``, the comparison's manifest) in ``directory`` (default: package data)."""
-    d = Path(directory) if directory is not None else DATA_DIR
+    d = Path(directory) if directory is not None else CHECKPOINTS
     return d / f"budget_{name}.pt", d / "budget.json"
 
 
@@ -288,7 +321,7 @@ def build_baselines(directory: Path | str | None = None, progress: bool | None =
     of all three (``budget.json``); returns that manifest. About 3 minutes on 2 CPU cores."""
     chars = data.load_char_data()
     manifest = {"budget_flops": budget_flops(chars.tokenizer.vocab_size), "vocab_size": chars.tokenizer.vocab_size,
-                "batch_size": BUDGET_BATCH,
+                "chars": "".join(chars.tokenizer.chars), "batch_size": BUDGET_BATCH,
                 "context": BUDGET_CONTEXT, "corpus_fingerprint": data.corpus_fingerprint(chars.text),
                 "torch": torch.__version__, "models": {}}
     for name in BASELINES:
@@ -309,14 +342,17 @@ def build_baselines(directory: Path | str | None = None, progress: bool | None =
     return manifest
 
 
-def load_baseline(name: str, directory: Path | str | None = None) -> tuple[torch.nn.Module, dict]:
-    """A shipped recurrent model of the comparison (eval mode) and the comparison's manifest."""
+def load_baseline(name: str, directory: Path | str | None = None,
+                  tokenizer: data.CharTokenizer | None = None) -> tuple[torch.nn.Module, dict]:
+    """A shipped recurrent model of the comparison (eval mode) and the comparison's manifest;
+    :class:`CheckpointError` as :func:`load` raises it, ``tokenizer`` (default the book's) included."""
     if name not in BASELINE_FILES:
         raise ValueError(f"name must be one of {BASELINE_FILES} (the GPT is trained in chapter 7), got {name!r}")
     weights, manifest_path = _baseline_paths(directory, name)
     again = "python -m tutorial_lib.pretrained baselines"
     manifest, (recorded, vocab) = _read_manifest(weights, manifest_path, again, "about 3 minutes",
                                                  lambda m: (m["models"][name]["sha256"], int(m["vocab_size"])))
+    _check_text(manifest, manifest_path, _book_chars(tokenizer), again)
     model = _load_weights(baseline_model(name, vocab), weights, recorded, manifest_path, str(BASELINES[name]), again)
     return model.eval(), manifest
 
@@ -360,7 +396,7 @@ def train_in_context(seed: int, config: InContextConfig = InContextConfig(), pro
 
 
 def _in_context_paths(directory: Path | str | None) -> tuple[Path, Path]:
-    d = Path(directory) if directory is not None else DATA_DIR
+    d = Path(directory) if directory is not None else CHECKPOINTS
     return d / "in_context.pt", d / "in_context.json"
 
 
@@ -387,10 +423,12 @@ def build_in_context(directory: Path | str | None = None, progress: bool | None 
 
 
 def load_in_context(directory: Path | str | None = None) -> tuple[GPT, dict]:
-    """Chapter 8's shipped in-context learner (eval mode) and its manifest."""
+    """Chapter 8's shipped in-context learner (eval mode) and its manifest; it reads
+    ``prompting.TOKENIZER``'s characters, which its manifest must record."""
     weights, manifest_path = _in_context_paths(directory)
     manifest, (config, recorded) = _read_manifest(weights, manifest_path, IN_CONTEXT_AGAIN, "about 3 minutes",
                                                   lambda m: (InContextConfig(**m["config"]), m["sha256"]))
+    _check_text(manifest, manifest_path, "".join(prompting.TOKENIZER.chars), IN_CONTEXT_AGAIN, corpus=False)
     model = _load_weights(GPT(config.model_config()), weights, recorded, manifest_path, "the in-context GPT",
                           IN_CONTEXT_AGAIN)
     return model.eval(), manifest
@@ -435,7 +473,7 @@ def train_sft(config: SFTConfig = SFTConfig(), progress: bool | None = None) -> 
 
 
 def _sft_paths(directory: Path | str | None) -> tuple[Path, Path]:
-    d = Path(directory) if directory is not None else DATA_DIR
+    d = Path(directory) if directory is not None else CHECKPOINTS
     return d / "sft.pt", d / "sft.json"
 
 
@@ -446,17 +484,22 @@ def build_sft(directory: Path | str | None = None, progress: bool | None = None)
     weights, manifest_path = _sft_paths(directory)
     weights.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), weights)
-    manifest = {"config": asdict(config), "model": asdict(model.config), **record, "torch": torch.__version__,
-                "sha256": _sha256(weights)}
+    tok = data.load_char_data().tokenizer
+    manifest = {"config": asdict(config), "model": asdict(model.config), "chars": "".join(tok.chars),
+                "corpus_fingerprint": data.corpus_fingerprint(data.load_corpus()), **record,
+                "torch": torch.__version__, "sha256": _sha256(weights)}
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
-def load_sft(directory: Path | str | None = None, device: torch.device | str | None = None) -> tuple[GPT, dict]:
-    """Chapter 10's shipped SFT model (eval mode) and its manifest; the tokenizer is chapter 7's."""
+def load_sft(directory: Path | str | None = None, device: torch.device | str | None = None,
+             tokenizer: data.CharTokenizer | None = None) -> tuple[GPT, dict]:
+    """Chapter 10's shipped SFT model (eval mode) and its manifest; the tokenizer is chapter 7's.
+    :class:`CheckpointError` as :func:`load` raises it, ``tokenizer`` (default the book's) included."""
     weights, manifest_path = _sft_paths(directory)
     manifest, (config, recorded) = _read_manifest(weights, manifest_path, SFT_AGAIN, "under a minute",
                                                   lambda m: (TransformerConfig(**m["model"]), m["sha256"]))
+    _check_text(manifest, manifest_path, _book_chars(tokenizer), SFT_AGAIN)
     model = _load_weights(GPT(config), weights, recorded, manifest_path, "the SFT GPT", SFT_AGAIN)
     return model.eval().to(device or "cpu"), manifest
 
@@ -465,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tutorial_lib.pretrained",
                                      description="Build or check the book's pretrained character GPT.")
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="train the GPT and write tutorial_lib/data/gpt_char.{pt,json}")
+    b = sub.add_parser("build", help="train the GPT and write tutorial_lib/checkpoints/gpt_char.{pt,json}")
     b.add_argument("--steps", type=int, default=BuildConfig.steps)
     b.add_argument("--dir", type=Path, default=None, help="where to write (default: the package's data)")
     sub.add_parser("check", help="load the shipped model and print its manifest's numbers")
