@@ -311,3 +311,14 @@ def test_sft_batches_draw_fresh_pairs_each_step_and_replay_plain_text():
         finetune.sft_batches(pairs_for_step, tok, val, replay=2)
     with pytest.raises(ValueError, match="replay must be an integer >= 0"):
         finetune.sft_batches(pairs_for_step, tok, val, replay=-1)
+
+
+def test_adapters_follow_the_models_dtype_like_lora():
+    for add in (lambda m: finetune.add_adapters(m, 4), lambda m: finetune.add_lora(m, 2)):
+        model = GPT(TransformerConfig(vocab_size=12, block_size=8, n_layer=2, n_head=2, n_embd=16)).double()
+        x = torch.randint(0, 12, (2, 8))
+        before = model(x)
+        add(model)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        assert trainable and all(p.dtype == torch.float64 for p in trainable)
+        torch.testing.assert_close(model(x), before)  # still the identity, in float64

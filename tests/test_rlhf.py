@@ -216,3 +216,13 @@ def test_rl_raises_a_known_reward_and_the_kl_penalty_pulls_the_policy_back():
         rlhf.train_rl(small_gpt(0), small_gpt(0), FewerE(), lambda step: prompts, steps=1, length=2, beta=-1.0)
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         rlhf.train_rl(small_gpt(0), small_gpt(0), FewerE(), lambda step: prompts, steps=0, length=2, beta=1.0)
+
+
+def test_response_kl_is_never_negative_even_for_two_models_a_rounding_error_apart():
+    policy, reference = gpt(0), gpt(0)
+    with torch.no_grad():  # a hair apart: the exact KL is about 1e-12, float32 rounding is larger
+        for p in reference.parameters():
+            p.add_(1e-6 * torch.randn_like(p))
+    _, x, y = batch()
+    kl = rlhf.response_kl(policy, reference, x, y)
+    assert (kl >= 0).all() and kl.max() < 1e-4

@@ -139,3 +139,19 @@ def test_filtered_distributions_sum_to_one_and_top_p_is_the_smallest_set():
         assert (mass >= p - 1e-9).all() and (mass - weakest < p).all()  # enough, and no smaller set
         strongest_dropped = probs.masked_fill(kept, -math.inf).max(-1).values
         assert (weakest >= strongest_dropped).all()  # the most likely ones
+
+
+def test_check_rule_names_the_bad_argument_whatever_the_path():
+    from tutorial_lib.sampling import check_rule
+
+    check_rule(0)  # greedy
+    check_rule(0.7, top_k=5, top_p=0.9)
+    for args, kwargs, match in [
+        ((0,), dict(top_k=0), "top_k must be an integer >= 1"),
+        ((0,), dict(top_p=0), r"top_p must be a number in \(0, 1\]"),
+        ((-1,), {}, r"temperature must be 0 \(greedy\) or a finite number > 0"),
+        ((0,), dict(greedy_ok=False), "temperature must be a finite number > 0"),
+        ((float("nan"),), {}, "temperature must be 0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            check_rule(*args, **kwargs)

@@ -219,3 +219,55 @@ def test_gpt_generates_a_batch_of_prompts_row_by_row():
     assert torch.equal(sampled, model.generate(prompts, 10, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match=r"\(T0,\) or \(B, T0\)"):
         model.generate(torch.zeros(2, 0, dtype=torch.long), 3)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_both_attention_paths_check_the_mask_alike(fast):
+    # the fused path used to hand any mask to torch: a wrong shape failed inside it, a float 0/1
+    # mask was added to the scores, and a query with no allowed key silently gave zeros
+    attention = transformer.MultiHeadAttention(8, 2, fast=fast)
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(ValueError, match=r"mask must broadcast to \(B, H, T, S\) = \(2, 2, 5, 5\), got \(3, 3\)"):
+        attention(x, mask=torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="mask must be a torch.bool tensor"):
+        attention(x, mask=torch.ones(5, 5))
+    hides = transformer.causal_mask(5).clone()
+    hides[2] = False
+    with pytest.raises(ValueError, match="hides every key of some query"):
+        attention(x, mask=hides)
+    out, _ = attention(x, mask=transformer.causal_mask(5))
+    assert out.shape == (2, 5, 8)
+
+
+def test_copying_a_torch_layer_checks_everything_that_changes_the_outputs():
+    ours = transformer.EncoderLayer(8, 2, 16)  # ReLU, eps 1e-5, biases
+    for theirs, match in [
+        (nn.TransformerEncoderLayer(8, 2, 16, activation="gelu"), "activation of ours, 'relu', got gelu"),
+        (nn.TransformerEncoderLayer(8, 2, 16, layer_norm_eps=1e-3), "LayerNorm eps 1e-05"),
+        (nn.TransformerEncoderLayer(8, 2, 16, bias=False), "bias=True like ours|biases"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            transformer.copy_layer_from_torch(ours, theirs)
+    gelu = transformer.EncoderLayer(8, 2, 16, activation="gelu")
+    transformer.copy_layer_from_torch(gelu, nn.TransformerEncoderLayer(8, 2, 16, activation="gelu"))
+    with pytest.raises(ValueError, match="add_bias_kv=False"):
+        transformer.MultiHeadAttention(8, 2).copy_from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
+    with pytest.raises(ValueError, match="bias=False like ours, got bias=True"):
+        transformer.MultiHeadAttention(8, 2, bias=False).copy_from_torch(nn.MultiheadAttention(8, 2))
+
+
+def test_gpt_generate_checks_the_rule_on_every_path():
+    model = transformer.GPT(TransformerConfig(vocab_size=9, block_size=6, n_layer=1, n_head=2, n_embd=8)).eval()
+    prompt = torch.tensor([1, 2, 3])
+    for kwargs, match in [
+        (dict(temperature=0, top_k=0), "top_k must be an integer >= 1, got 0"),
+        (dict(temperature=0, top_p=2), r"top_p must be a number in \(0, 1\], got 2"),
+        (dict(temperature=-0.5), r"temperature must be 0 \(greedy\) or a finite number > 0, got -0.5"),
+        (dict(temperature=float("inf")), "temperature must be 0"),
+        (dict(temperature=True), "temperature must be 0"),
+    ]:
+        for length in (0, 3):  # before any token is drawn: a request for none is checked too
+            with pytest.raises(ValueError, match=match):
+                model.generate(prompt, length, **kwargs)
+    with pytest.raises(ValueError, match=r"prompt must hold ids in \[0, 9\) .* got 9 at position \(0, 1\)"):
+        model.generate(torch.tensor([1, 9]), 0)

@@ -133,3 +133,39 @@ def test_time_call_rejects_bad_arguments():
         time_call(lambda: None, warmup=-1)
     with pytest.raises(TypeError, match="fn must be callable"):
         time_call(3)  # type: ignore[arg-type]
+
+
+def test_the_seed_shift_moves_every_seed_of_the_book(monkeypatch):
+    from tutorial_lib import tasks, utils
+
+    monkeypatch.delenv(utils.SEED_SHIFT, raising=False)
+    assert utils.seed_shift() == 0 and utils.shifted(5) == 5
+    set_seed(3)
+    base = _draws()
+    base_gen = torch.rand(3, generator=utils.generator(3))
+    base_rng = utils.rng(3).random(3)
+    base_task = tasks.delayed_recall(4, delay=3, seed=3)[0]
+    monkeypatch.setenv(utils.SEED_SHIFT, "2")
+    assert utils.shifted(5) == 7
+    set_seed(1)  # 1 + 2: the draws of seed 3 without a shift
+    assert _draws() == base
+    assert torch.equal(torch.rand(3, generator=utils.generator(1)), base_gen)
+    assert np.array_equal(utils.rng(1).random(3), base_rng)
+    assert torch.equal(tasks.delayed_recall(4, delay=3, seed=1)[0], base_task)  # the tasks too
+    for bad in ("-1", "one", "1.5"):
+        monkeypatch.setenv(utils.SEED_SHIFT, bad)
+        with pytest.raises(ValueError, match="TUTORIAL_LIB_SEED_SHIFT must be a non-negative integer"):
+            utils.shifted(0)
+
+
+def test_check_ids_names_the_id_out_of_range_and_where_it_is():
+    from tutorial_lib.utils import check_ids
+
+    ids = torch.tensor([[0, 3, 1], [2, 5, 0]])
+    with pytest.raises(ValueError, match=r"x must hold ids in \[0, 4\) .*got 5 at position \(1, 1\)"):
+        check_ids(ids, "x", 4)
+    with pytest.raises(ValueError, match=r"got -1 at position \(0, 0\)"):
+        check_ids(torch.tensor([[-1]]), "x", 4)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T\), non-empty, got shape \(3,\)"):
+        check_ids(torch.tensor([0, 1, 2]), "x", 4)
+    assert check_ids(ids, "x", 6) is ids

@@ -52,7 +52,7 @@ def _check_mask(mask: object, shape: tuple[int, ...], expected: str) -> Tensor |
         torch.broadcast_shapes(mask.shape, shape)
     except RuntimeError:
         raise ValueError(f"mask must broadcast to {expected} = {tuple(shape)}, got {tuple(mask.shape)}") from None
-    if not mask.expand(shape).any(dim=-1).all():
+    if not mask.any(dim=-1).all():  # any() over a broadcast axis is the same: no need to expand
         raise ValueError("mask hides every key of some query: each row needs at least one True")
     return mask
 

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tutorial_lib import data
+from tutorial_lib import data, utils
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import Instruction
 from tutorial_lib.transformer import TransformerConfig
@@ -146,9 +146,9 @@ def add_adapters(model: nn.Module, bottleneck: int) -> nn.Module:
     C = model.embed.tokens.embedding_dim
     for p in model.parameters():
         p.requires_grad_(False)
-    device = next(model.parameters()).device
+    w = model.embed.tokens.weight  # the adapters take the model's device and dtype
     for i, layer in enumerate(layers):
-        layers[i] = _AdaptedLayer(layer, Adapter(C, bottleneck).to(device))
+        layers[i] = _AdaptedLayer(layer, Adapter(C, bottleneck).to(device=w.device, dtype=w.dtype))
     return model
 
 
@@ -332,7 +332,7 @@ def sft_batches(pairs_for_step: Callable[[int], Sequence[Instruction]], tokenize
     if replay and (not isinstance(replay_ids, Tensor) or replay_ids.ndim != 1):
         raise ValueError("replay_ids must be a 1-D tensor of token ids (N,) when replay > 0")
     step = itertools.count()
-    g = torch.Generator().manual_seed(seed)
+    g = utils.generator(seed)
 
     def get_batch(split: str) -> tuple[Tensor, Tensor]:
         if split == "val":

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from tutorial_lib import utils
+
 __all__ = ["ACTIVATIONS", "recurrent_matrix", "spectral_radius", "state_grad_norms", "hidden_grad_norms",
            "jacobian_norms", "decay_rate", "gradient_grid"]
 
@@ -74,7 +76,7 @@ def recurrent_matrix(hidden_size: int, spectral_radius: float, kind: str = "orth
         raise ValueError(f"spectral_radius must be a finite number >= 0, got {spectral_radius!r}")
     if kind not in ("orthogonal", "gaussian"):
         raise ValueError(f"kind must be 'orthogonal' or 'gaussian', got {kind!r}")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = utils.generator(seed)
     G = torch.randn(d_h, d_h, generator=gen, dtype=torch.float64) / math.sqrt(d_h)  # (d_h, d_h)
     if kind == "orthogonal":
         Q, R = torch.linalg.qr(G)
@@ -230,7 +232,7 @@ def gradient_grid(radii: Sequence[float], activations: Sequence[str], T: int = 1
     if not activations:
         raise ValueError("activations must not be empty")
     T, d_h, B = (_positive_int(n, v) for n, v in (("T", T), ("hidden_size", hidden_size), ("batch", batch)))
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = utils.generator(seed)
     U = torch.randn(d_h, INPUT_SIZE, generator=gen) / math.sqrt(INPUT_SIZE)  # (d_h, d_x)
     x = torch.randn(T, B, INPUT_SIZE, generator=gen)                           # (T, B, d_x)
     Q = recurrent_matrix(d_h, 1.0, kind=kind, seed=seed)                      # radius 1

@@ -24,6 +24,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from tutorial_lib import utils
+
 __all__ = ["NGramModel", "evaluate_orders", "DEFAULT_ALPHA"]
 
 # The default pseudo-count. On the book's corpus (V = 94) alpha = 0.03 gave the lowest
@@ -272,7 +274,7 @@ class NGramModel:
             elif not _is_int(seed) or seed < 0:
                 raise ValueError(f"seed must be a non-negative int, got {seed!r}")
             else:
-                generator.manual_seed(int(seed))
+                generator.manual_seed(utils.shifted(seed))
         tokens = self._as_context(context).tolist()
         new: list[int] = []
         for _ in range(int(length)):

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tutorial_lib import utils
 from tutorial_lib.attention import dot_product_attention
 from tutorial_lib.data import CharTokenizer
 from tutorial_lib.tasks import RULE_INPUTS, RULE_OUTPUTS, RuleBatch, WordChoice, rule_sequences, rule_text
@@ -191,7 +192,7 @@ def in_context_batches(batch_size: int = 32, pairs: int = 16, repeat: float = 0.
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     val = rule_sequences(val_size, pairs=pairs, repeat=0.0, seed=seed + 1_000_003)
     val_ids = lm_batch(val, tokenizer, fmt)
-    draws = torch.Generator().manual_seed(seed)
+    draws = utils.generator(seed)
 
     def get_batch(split: str) -> tuple[Tensor, Tensor]:
         if split == "val":

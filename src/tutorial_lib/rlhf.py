@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tutorial_lib import utils
 from tutorial_lib.transformer import causal_mask
 
 __all__ = ["response_log_probs", "response_kl", "RewardModel", "bradley_terry_loss", "preference_accuracy",
@@ -72,7 +73,7 @@ def response_kl(policy: nn.Module, reference: nn.Module, x: Tensor, y: Tensor) -
     logp = F.log_softmax(policy(x), dim=-1)  # (B, T, V)
     with torch.no_grad():
         logq = F.log_softmax(reference(x), dim=-1)  # (B, T, V)
-    kl = (logp.exp() * (logp - logq)).sum(-1)  # (B, T), >= 0 at every position
+    kl = (logp.exp() * (logp - logq)).sum(-1).clamp(min=0)  # (B, T); >= 0, but rounding can dip below
     return (kl * (y != -100)).sum(1)
 
 
@@ -281,7 +282,7 @@ def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
     _positive(steps, "steps")
     policy.eval()
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
-    g = torch.Generator(next(policy.parameters()).device).manual_seed(seed)  # samples where the model is
+    g = utils.generator(seed, next(policy.parameters()).device)  # samples where the model is
     history, start = RLHistory(), time.perf_counter()
     for step in range(steps):
         out = rl_step(policy, reference, reward_model, optimizer, prompts_for_step(step), length, beta, g)
@@ -306,7 +307,7 @@ def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: 
         ref_chosen = response_log_probs(reference, *response_batch(prompts, chosen))  # (N,)
         ref_rejected = response_log_probs(reference, *response_batch(prompts, rejected))  # (N,)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
+    g = utils.generator(seed)
     history = DPOHistory()
     for _ in range(steps):
         i = torch.randint(len(prompts), (batch,), generator=g)

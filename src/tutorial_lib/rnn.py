@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from tutorial_lib.sampling import _check_temperature, sample_next
+from tutorial_lib.sampling import check_rule, sample_next
 from tutorial_lib.utils import check_ids
 
 __all__ = ["ACTIVATIONS", "RNNCell", "RNN", "copy_from_torch", "to_torch", "CharRNN"]
@@ -275,7 +275,7 @@ class CharRNN(nn.Module):
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError(f"length must be an integer >= 0, got {length!r}")
-        _check_temperature(temperature)  # here too, so that length=0 rejects it (sample_next checks the rest)
+        check_rule(temperature, top_k, top_p, greedy_ok=False)  # before any step, so that length=0 rejects it too
         if not isinstance(prompt, Tensor) or prompt.dtype != torch.long or prompt.ndim != 1 or len(prompt) == 0:
             got = f"{prompt.dtype} {tuple(prompt.shape)}" if isinstance(prompt, Tensor) else type(prompt).__name__
             raise ValueError(f"prompt must be a non-empty torch.long tensor of ids (T0,), got {got}")

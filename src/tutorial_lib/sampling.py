@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "sample_next", "greedy"]
+__all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "sample_next", "greedy", "check_rule"]
 
 # top_p_filter counts a set as "reaching p" when its mass is within this of p, so that
 # p = 0.8 with probabilities [0.5, 0.3, ...] keeps two tokens despite rounding.
@@ -126,3 +126,19 @@ def sample_next(
 def greedy(logits: Tensor) -> Tensor:
     """The most likely token id of each row, ``argmax`` (chapter 2): (..., V) -> (...) long."""
     return _check_logits(logits).argmax(dim=-1)
+
+
+def check_rule(temperature: object, top_k: object = None, top_p: object = None, greedy_ok: bool = True) -> None:
+    """Check a decoding rule before any token is drawn (chapters 2 and 7): ``temperature`` > 0
+    (or exactly 0, greedy, when ``greedy_ok``), ``top_k`` None or an integer >= 1, ``top_p``
+    None or in (0, 1]. A ValueError names the first bad argument, on every path: a greedy
+    generation rejects a ``top_k`` of 0 as a sampling one does."""
+    number = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
+    if greedy_ok and not (number and (temperature == 0 or 0 < temperature < math.inf)):
+        raise ValueError(f"temperature must be 0 (greedy) or a finite number > 0, got {temperature!r}")
+    if not greedy_ok:
+        _check_temperature(temperature)
+    if top_k is not None:
+        _check_k(top_k, "top_k")
+    if top_p is not None:
+        _check_p(top_p, "top_p")

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from tutorial_lib import utils
 from tutorial_lib.attention import AdditiveAttention
 from tutorial_lib.tasks import TranslationPair
 from tutorial_lib.utils import check_ids
@@ -103,7 +104,7 @@ def batch_sampler(splits: dict[str, list[TranslationPair]], src_vocab: Vocab, tg
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not splits or any(not pairs for pairs in splits.values()):
         raise ValueError("splits must map split names (e.g. 'train', 'val') to non-empty lists of pairs")
-    gen = torch.Generator().manual_seed(seed)
+    gen = utils.generator(seed)
 
     def get_batch(split: str) -> tuple[Tensor, Tensor]:
         if split not in splits:

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from tutorial_lib import utils
+
 # The two senses of "bank": a cue word that fixes the sense, and the word that follows "bank".
 BANK_SENSES = {
     "river": {"cues": ("river", "stream", "canoe", "fishing"), "next": "water"},
@@ -61,7 +63,7 @@ def bank_examples(n: int, filler_words: int = 3, seed: int = 0) -> list[BankExam
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not isinstance(filler_words, int) or filler_words < 0:
         raise ValueError(f"filler_words must be a non-negative int, got {filler_words!r}")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     senses = sorted(BANK_SENSES)
     examples = []
     for _ in range(n):
@@ -130,7 +132,7 @@ def delayed_recall(n: int, delay: int, num_symbols: int = 8, seed: int = 0) -> t
         raise ValueError(f"delay must be a positive int (steps between symbol and query), got {delay!r}")
     K = num_symbols
     V = delayed_recall_vocab(K)  # also checks num_symbols
-    gen = torch.Generator().manual_seed(seed)
+    gen = utils.generator(seed)
     x = torch.empty(n, delay + 1, dtype=torch.long)                              # (n, delay + 1)
     x[:, 0] = torch.randint(0, K, (n,), generator=gen)                           # symbols
     x[:, 1:delay] = torch.randint(K, 2 * K, (n, delay - 1), generator=gen)       # distractors
@@ -202,7 +204,7 @@ def toy_translation(n: int, min_len: int = 2, max_len: int = 20, bank_fraction: 
         raise ValueError(f"min_len must be <= max_len, got min_len={min_len}, max_len={max_len}")
     if not 0 <= bank_fraction <= 1:
         raise ValueError(f"bank_fraction must be in [0, 1], got {bank_fraction!r}")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     adjectives, nouns = sorted(ADJECTIVES), sorted(NOUNS)
     pairs = []
     for _ in range(n):
@@ -267,7 +269,7 @@ def rule_sequences(n: int, pairs: int = 16, num_symbols: int = 8, repeat: float 
     if kind not in RULE_KINDS:
         raise ValueError(f"kind must be one of {RULE_KINDS}, got {kind!r}")
     K = num_symbols
-    g = torch.Generator().manual_seed(seed)
+    g = utils.generator(seed)
     symbols = torch.arange(K).expand(n, K)  # (n, K)
     if kind == "random":
         rules = torch.argsort(torch.rand(n, K, generator=g), dim=1)
@@ -318,7 +320,7 @@ def word_choices(text: str, n: int, distractor: str = "typo", context: int = 40,
     for value, name, low in ((n, "n", 1), (context, "context", 1), (min_len, "min_len", 3)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     spots = [(m.start(), m.group()) for m in re.finditer(rf"(?<= )[a-z]{{{min_len},}}(?=[ ,.;:])", text)
              if m.start() >= context]
     by_length: dict[int, list[str]] = {}
@@ -375,7 +377,7 @@ def instruction_pairs(words: list[str], n: int, kinds: tuple[str, ...] = tuple(I
         raise ValueError(f"kinds must be a non-empty tuple of {tuple(INSTRUCTIONS)}, got {kinds!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     pairs = []
     for _ in range(n):
         kind, word = kinds[rng.integers(len(kinds))], words[rng.integers(len(words))]
@@ -394,7 +396,7 @@ def corrupt_responses(pairs: list[Instruction], fraction: float, words: list[str
         raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
     if not words or any(not isinstance(w, str) or not w.isalpha() for w in words):
         raise ValueError("words must be a non-empty list of alphabetic strings")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     out = []
     for p in pairs:
         if rng.random() < fraction:
@@ -415,7 +417,7 @@ def instruction_words(text: str, test_words: int = 200, seed: int = 0) -> tuple[
     words = sorted(set(re.findall(r"\b[a-z]{4,8}\b", text)))
     if isinstance(test_words, bool) or not isinstance(test_words, int) or not 1 <= test_words < len(words):
         raise ValueError(f"test_words must be an integer in [1, {len(words)}) for this text, got {test_words!r}")
-    held_out = set(np.random.default_rng(seed).choice(words, test_words, replace=False).tolist())
+    held_out = set(utils.rng(seed).choice(words, test_words, replace=False).tolist())
     return [w for w in words if w not in held_out], sorted(held_out)
 
 
@@ -431,7 +433,7 @@ def continuation_prompts(text: str, n: int, length: int = 16, seed: int = 0) -> 
     ends = [m.end() for m in re.finditer(r"(?<=[a-z]) (?=[a-z])", text) if m.end() >= length]
     if n > len(ends):
         raise ValueError(f"text has only {len(ends)} word boundaries, fewer than n = {n}")
-    picked = np.random.default_rng(seed).choice(len(ends), n, replace=False)
+    picked = utils.rng(seed).choice(len(ends), n, replace=False)
     return [text[ends[i] - length:ends[i]] for i in picked]
 
 
@@ -464,7 +466,7 @@ def label_preferences(prompts: list[str], first: list[str], second: list[str], s
                          f"{len(prompts)}, {len(first)} and {len(second)}")
     if not 0 <= noise < 0.5:
         raise ValueError(f"noise must be in [0, 0.5): a labeller who errs half the time says nothing, got {noise!r}")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     out = []
     for prompt, a, b in zip(prompts, first, second):
         sa, sb = score(a), score(b)
@@ -501,7 +503,7 @@ def fictional_facts(n: int, seed: int = 0) -> list[Instruction]:
     name can be guessed from the others, so a model knows a fact only if it was trained on it."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 2000:
         raise ValueError(f"n must be an integer in [1, 2000], got {n!r}")
-    rng = np.random.default_rng(seed)
+    rng = utils.rng(seed)
     consonants, vowels = "bdfgklmnprstvz", "aeiou"
     names: list[str] = []
     while len(names) < n:

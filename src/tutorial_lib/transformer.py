@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tutorial_lib.attention import dot_product_attention
-from tutorial_lib.sampling import greedy, sample_next
+from tutorial_lib.attention import _check_mask, dot_product_attention
+from tutorial_lib.sampling import check_rule, greedy, sample_next
 from tutorial_lib.seq2seq import BOS, EOS
 from tutorial_lib.utils import check_ids
 
@@ -103,13 +103,14 @@ class MultiHeadAttention(nn.Module):
                                  f"got {tuple(getattr(x, 'shape', ()))}")
         if x_kv.shape[0] != x_q.shape[0]:
             raise ValueError(f"x_q and x_kv must have the same batch size, got {x_q.shape[0]} and {x_kv.shape[0]}")
+        B, T, S = x_q.shape[0], x_q.shape[1], x_kv.shape[1]
+        mask = _check_mask(mask, (B, self.H, T, S), "(B, H, T, S)")  # both paths, same rules
         q, k, v = self._heads(self.W_Q(x_q)), self._heads(self.W_K(x_kv)), self._heads(self.W_V(x_kv))  # (B, H, ·, D)
         if self.fast:
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None  # (B, H, T, D)
         else:
             out, weights = dot_product_attention(q, k, v, mask)  # (B, H, T, D), (B, H, T, S)
             self.last_weights = weights.detach()  # kept for attention maps (chapter 6)
-        B, T = x_q.shape[:2]
         out = out.transpose(1, 2).reshape(B, T, self.C)  # (B, H, T, D) -> (B, T, C): heads side by side
         return self.W_O(out), weights
 
@@ -120,6 +121,11 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"theirs must be an nn.MultiheadAttention with embed_dim {self.C}, num_heads {self.H}")
         if theirs.in_proj_weight is None:
             raise ValueError("theirs must have kdim == vdim == embed_dim (one in_proj_weight)")
+        if theirs.bias_k is not None or theirs.add_zero_attn:
+            raise ValueError("theirs must have add_bias_kv=False and add_zero_attn=False: ours has no such extra keys")
+        if (theirs.in_proj_bias is not None) != (self.W_Q.bias is not None):
+            raise ValueError(f"theirs must have bias={self.W_Q.bias is not None} like ours, "
+                             f"got bias={theirs.in_proj_bias is not None}")
         for ours, w in zip((self.W_Q, self.W_K, self.W_V), theirs.in_proj_weight.chunk(3)):
             ours.weight.copy_(w)
         if theirs.in_proj_bias is not None:
@@ -197,6 +203,14 @@ def copy_layer_from_torch(ours: EncoderLayer, theirs: nn.TransformerEncoderLayer
         raise TypeError(f"theirs must be an {kind.__name__} to match {type(ours).__name__}")
     if theirs.norm_first != ours.norm_first or theirs.linear1.out_features != ours.ffn.W_1.out_features:
         raise ValueError("theirs must have the same norm_first and dim_feedforward as ours")
+    act = theirs.activation
+    name = ("relu" if act is F.relu or isinstance(act, nn.ReLU) else
+            "gelu" if act is F.gelu or (isinstance(act, nn.GELU) and act.approximate == "none") else repr(act))
+    if name != ours.ffn.activation:
+        raise ValueError(f"theirs must have the activation of ours, {ours.ffn.activation!r}, got {name}")
+    norms = [theirs.norm1, theirs.norm2] + ([theirs.norm3] if decoder else [])
+    if any(n.eps != ours.norm1.eps or n.bias is None for n in norms) or theirs.linear1.bias is None:
+        raise ValueError(f"theirs must have biases and LayerNorm eps {ours.norm1.eps} like ours")
     ours.self_attn.copy_from_torch(theirs.self_attn)
     ours.ffn.W_1.load_state_dict(theirs.linear1.state_dict())
     ours.ffn.W_2.load_state_dict(theirs.linear2.state_dict())
@@ -321,10 +335,12 @@ class GPT(nn.Module):
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError(f"length must be an integer >= 0, got {length!r}")
+        check_rule(temperature, top_k, top_p)  # on the greedy path too, and before any step
         if (not isinstance(prompt, Tensor) or prompt.dtype != torch.long or prompt.ndim not in (1, 2)
                 or prompt.shape[-1] == 0 or prompt.numel() == 0):
             raise ValueError("prompt must be a non-empty torch.long tensor of ids (T0,) or (B, T0)")
         ids = (prompt[None] if prompt.ndim == 1 else prompt).to(self.head.weight.device)  # (B, T0)
+        check_ids(ids, "prompt", self.config.vocab_size, "(T0,) or (B, T0)")
         for _ in range(length):
             logits = self(ids[:, -self.config.block_size:])[:, -1]  # (B, V) for the next position
             nxt = greedy(logits) if temperature == 0 else sample_next(logits, temperature, top_k, top_p, generator)

@@ -2,10 +2,17 @@
 
 Introduced in chapter 1. The first cell of every notebook calls ``set_seed`` and
 ``get_device``; no other function in the package touches global random state.
+
+Every seed of the book goes through :func:`shifted`: ``set_seed``, and the generators that
+sampling code takes (:func:`generator` for PyTorch, :func:`rng` for NumPy). The environment
+variable ``TUTORIAL_LIB_SEED_SHIFT`` (an integer, default 0) is added to each of them, so
+``TUTORIAL_LIB_SEED_SHIFT=1 make execute`` runs the whole book on other random numbers: every
+claim a notebook asserts must still hold (``make robust`` does this).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -15,11 +22,50 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["set_seed", "get_device", "count_parameters", "format_count", "Timer", "time_call"]
+__all__ = ["set_seed", "seed_shift", "shifted", "generator", "rng", "get_device", "count_parameters",
+           "format_count", "Timer", "time_call"]
+
+SEED_SHIFT = "TUTORIAL_LIB_SEED_SHIFT"  # environment variable: added to every seed of the book
+
+
+def seed_shift() -> int:
+    """The integer in the environment variable ``TUTORIAL_LIB_SEED_SHIFT`` (0 when unset)."""
+    value = os.environ.get(SEED_SHIFT, "").strip()
+    if not value:
+        return 0
+    try:
+        shift = int(value)
+    except ValueError:
+        raise ValueError(f"the environment variable {SEED_SHIFT} must be a non-negative integer, got {value!r}") from None
+    if shift < 0:
+        raise ValueError(f"the environment variable {SEED_SHIFT} must be a non-negative integer, got {shift}")
+    return shift
+
+
+def shifted(seed: int, name: str = "seed") -> int:
+    """``seed`` plus :func:`seed_shift`: the seed the book actually uses (chapter 1).
+
+    Raises TypeError or ValueError naming ``name`` unless ``seed`` is a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {seed}")
+    return int(seed) + seed_shift()
+
+
+def generator(seed: int, device: torch.device | str | None = None) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` (default CPU) seeded with ``shifted(seed)`` (chapter 1)."""
+    return torch.Generator(device=device or "cpu").manual_seed(shifted(seed))
+
+
+def rng(seed: int) -> np.random.Generator:
+    """A NumPy ``Generator`` seeded with ``shifted(seed)`` (chapter 1)."""
+    return np.random.default_rng(shifted(seed))
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and PyTorch (CPU and, if present, CUDA).
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and, if present, CUDA) with ``shifted(seed)``.
 
     Args:
         seed: a non-negative integer.
@@ -29,11 +75,7 @@ def set_seed(seed: int) -> None:
 
     Introduced in chapter 1.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    seed = int(seed)
+    seed = shifted(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # NumPy's legacy seeding accepts only 32-bit seeds
     torch.manual_seed(seed)  # the CPU generator (recent torch also seeds CUDA here)
@@ -189,11 +231,18 @@ def time_call(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> float
 def check_ids(ids: object, name: str, vocab_size: int | None, shape: str = "(B, T)") -> torch.Tensor:
     """Check a batch of token ids: a 2-D, non-empty ``torch.long`` tensor with every id in
     [0, vocab_size) (no range check when ``vocab_size`` is None). TypeError or ValueError naming
-    ``name`` and the expected ``shape``; returns ``ids`` (chapters 2-6)."""
+    ``name``, the expected ``shape`` and, for an id out of range, the id and where it is; returns
+    ``ids`` (chapters 2-6)."""
     if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
         got = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
         raise TypeError(f"{name} must be a torch.long tensor of ids {shape}, got {got}")
-    if ids.ndim != 2 or ids.numel() == 0 or (vocab_size is not None and (ids.min() < 0 or ids.max() >= vocab_size)):
-        ids_range = "" if vocab_size is None else f" with ids in [0, {vocab_size})"
-        raise ValueError(f"{name} must have shape {shape}, non-empty,{ids_range} got shape {tuple(ids.shape)}")
+    if ids.ndim != 2 or ids.numel() == 0:
+        raise ValueError(f"{name} must have shape {shape}, non-empty, got shape {tuple(ids.shape)}")
+    if vocab_size is not None:
+        bad = (ids < 0) | (ids >= vocab_size)
+        if bad.any():
+            where = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(f"{name} must hold ids in [0, {vocab_size}) (the vocabulary), got {int(ids[where])} at "
+                             f"position {where} of shape {tuple(ids.shape)}: was the text encoded with another "
+                             f"tokenizer?")
     return ids
