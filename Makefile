@@ -11,7 +11,7 @@ export PYTHONHASHSEED = 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: help venv vendor book test unit nbval execute student bench lab clean
+.PHONY: help venv vendor book test unit nbval execute student bench robust tolerances colab lab clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book into _build/html"
@@ -19,6 +19,9 @@ help:
 	@echo "make execute  re-execute every notebook in place, in fresh kernels"
 	@echo "make student  write _build/student/: the notebooks without solutions or outputs"
 	@echo "make bench    time every notebook (median of REPEATS=3), the matmul peak, the GPT step"
+	@echo "make robust   execute every notebook with its seeds shifted (SHIFTS=\"1 2\"): every claim must hold"
+	@echo "make tolerances  write what nbval compares, from the runs of make robust"
+	@echo "make colab    execute every notebook in Colab's runtime (Python 3.13, torch 2.11; downloads GBs)"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make clean    remove _build and caches (keeps .venv)"
 
@@ -32,7 +35,7 @@ venv: $(STAMP)
 # Pinned MathJax, RequireJS and widget renderer from the npm registry (sha512-checked), so the
 # built site opens with no network; _config.yml copies them into _build/html/_vendor.
 vendor: $(STAMP)
-	$(BIN)/python -m tutorial_lib.book vendor
+	$(BIN)/python -m tutorial_lib.tools.book vendor
 
 book: vendor
 	$(BIN)/jupyter-book build --all -W -n --keep-going .
@@ -56,17 +59,29 @@ nbval: $(STAMP)
 		-p tests.nbval_tolerance -p no:cacheprovider
 
 execute: $(STAMP)
-	$(BIN)/python -m tutorial_lib.book execute $(NOTEBOOKS)
+	$(BIN)/python -m tutorial_lib.tools.book execute $(NOTEBOOKS)
 
 # For instructors: the notebooks to hand out, solutions removed by their cell tag, outputs cleared.
 student: $(STAMP)
 	rm -rf _build/student
-	$(BIN)/python -m tutorial_lib.book student _build/student $(NOTEBOOKS)
+	$(BIN)/python -m tutorial_lib.tools.book student _build/student $(NOTEBOOKS)
 
 # Not part of `make test`: about 3 x 8 minutes on 2 CPU cores. Writes _build/bench.json.
 REPEATS ?= 3
 bench: $(STAMP)
-	$(BIN)/python -m tutorial_lib.bench $(NOTEBOOKS) --repeats $(REPEATS)
+	$(BIN)/python -m tutorial_lib.tools.bench $(NOTEBOOKS) --repeats $(REPEATS)
+
+# Not part of `make test`: the whole book once per shift (about 8 minutes each on 2 cores).
+SHIFTS ?= 1 2
+robust: $(STAMP)
+	$(BIN)/python -m tutorial_lib.tools.robust run $(NOTEBOOKS) --shifts $(SHIFTS)
+
+tolerances: $(STAMP)
+	$(BIN)/python -m tutorial_lib.tools.robust tolerances --write $(NOTEBOOKS)
+
+# Not part of `make test`: a venv of Colab's versions under _build/colab (several GB of downloads).
+colab: $(STAMP)
+	$(BIN)/python -m tutorial_lib.tools.colab $(NOTEBOOKS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -24,20 +24,33 @@ def built_book(tmp_path_factory) -> Path:
     """The whole book built into a temporary folder, exactly as `make book` does; its html folder.
 
     Shared by the build checks (test_book.py) and the browser tests (test_site.py), so the
-    book is built once per session.
+    book is built once per run, also when pytest-xdist spreads the tests over several workers:
+    the first worker to get here builds it under a lock in their shared temporary folder, the
+    others wait and reuse it (the recipe of pytest-xdist's documentation).
     """
-    from tutorial_lib import book
+    import fcntl
+    import json
+
+    from tutorial_lib.tools import book
 
     jb = Path(sys.executable).with_name("jupyter-book")
     if not jb.exists():
         pytest.fail(f"jupyter-book is not installed next to {sys.executable}")
-    book.vendor(ROOT / "_build" / "site_extra")  # the offline JavaScript (make book does this too)
-    out = tmp_path_factory.mktemp("book")
-    result = subprocess.run(
-        [str(jb), "build", "--all", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=900,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-4000:]
+    shared = tmp_path_factory.getbasetemp()  # this run's; under xdist, each worker's is in the run's folder
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    out, done = shared / "book", shared / "book.json"
+    with open(shared / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            book.vendor(ROOT / "_build" / "site_extra")  # the offline JavaScript (make book does this too)
+            result = subprocess.run(
+                [str(jb), "build", "--all", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+                capture_output=True, text=True, timeout=900,
+            )
+            done.write_text(json.dumps({"returncode": result.returncode, "log": result.stdout + result.stderr}))
+        built = json.loads(done.read_text())
+    log = built["log"]
+    assert built["returncode"] == 0, log[-4000:]
     assert "WARNING" not in log, "\n".join(l for l in log.splitlines() if "WARNING" in l)[:4000]
     return out / "_build" / "html"

@@ -1,4 +1,4 @@
-"""tutorial_lib.bench (``make bench``): each measurement on small sizes, the report, the file."""
+"""tutorial_lib.tools.bench (``make bench``): each measurement on small sizes, the report, the file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tutorial_lib import bench
+from tutorial_lib.tools import bench
 from tutorial_lib.transformer import TransformerConfig
 
 
@@ -42,24 +42,33 @@ def test_notebooks_are_timed_without_touching_them(tmp_path):
     path = tmp_path / "tiny.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("x = sum(range(10))\nprint(x)")]), path)
     before = path.read_bytes()
-    times = bench.time_notebooks([path], repeats=2)
+    times = bench.time_notebooks([path], repeats=2, factor=2.0)
     assert path.read_bytes() == before  # executed, not saved
     entry = times["tiny.ipynb"]
     assert len(entry["runs_s"]) == 2 and entry["median_s"] > 0 and entry["over_budget"] is False
+    assert entry["scaled_s"] == pytest.approx(2 * entry["median_s"])
+
+
+def test_times_are_scaled_to_the_reference_machine():
+    assert bench.scale(300e9) == pytest.approx(2.0)  # twice the reference's peak: 60 s here is 120 s there
+    assert bench.scale(bench.REFERENCE_PEAK) == 1.0
+    with pytest.raises(ValueError, match="peak must be a positive number"):
+        bench.scale(0)
 
 
 def test_the_report_flags_what_is_over_budget(tmp_path):
-    result = {"torch": "x", "threads": 2, "matmul_peak_flops": 100e9,
-              "gpt_steps": {"small": {"step_ms": 10.0, "flops_per_s": 30e9, "fraction_of_peak": 0.3},
+    result = {"torch": "x", "threads": 2, "matmul_peak_flops": 100e9, "reference_peak_flops": 150e9,
+              "scale": 100 / 150, "gpt_steps": {"small": {"step_ms": 10.0, "flops_per_s": 30e9, "fraction_of_peak": 0.3},
                             "big": {"step_ms": 10.0, "flops_per_s": 50e9, "fraction_of_peak": 0.5}},
               "modules": {"RNN (eq. 2.1)": {"ours_ms": 2.0, "pytorch_ms": 1.0, "ratio": 2.0}},
-              "notebooks": {"a.ipynb": {"median_s": 95.0, "over_budget": True},
-                            "b.ipynb": {"median_s": 20.0, "over_budget": False}},
-              "total_s": 115.0, "book_over_budget": False}
+              "notebooks": {"a.ipynb": {"median_s": 150.0, "scaled_s": 100.0, "over_budget": True},
+                            "b.ipynb": {"median_s": 20.0, "scaled_s": 13.3, "over_budget": False}},
+              "total_s": 170.0, "total_scaled_s": 113.3, "book_over_budget": False}
     table = bench.format_table(result)
     assert "30% of peak  (below 40%)" in table and "50% of peak\n" in table
     assert "a.ipynb" in table and "OVER" in table.splitlines()[-3] and "(2.0x)" in table
-    assert table.splitlines()[-1].strip().startswith("total") and "ok (budget 600 s)" in table
+    assert "150.0 s   100.0 s  OVER" in table and "x 0.67" in table
+    assert table.splitlines()[-1].strip().startswith("total") and "ok (budget 600 s scaled)" in table
 
 
 def test_main_writes_the_json(tmp_path, monkeypatch, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tutorial_lib import book
+from tutorial_lib.tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""tutorial_lib.book: the Colab setup cell comes from _config.yml, and nowhere else; the student
+"""tutorial_lib.tools.book: the Colab setup cell comes from _config.yml, and nowhere else; the student
 notebooks keep the exercises and lose the solutions and outputs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tutorial_lib import book
+from tutorial_lib.tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,3 +111,30 @@ def test_student_command_writes_the_folder(tmp_path, capsys):
     assert book.main(["student", str(tmp_path / "student"), str(NOTEBOOKS[0])]) == 0
     assert (tmp_path / "student" / NOTEBOOKS[0].name).exists()
     assert "1 student notebooks in" in capsys.readouterr().out
+
+
+def test_staleness_is_read_from_fingerprints_of_the_code_and_the_package(monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("print(x)")]
+    assert "never executed" in book.staleness(nb)[0]
+    book.stamp(nb)
+    assert book.staleness(nb) == []
+    nb.cells[0].source = "# Another title"  # prose: the outputs do not depend on it
+    assert book.staleness(nb) == []
+    nb.cells[2].source = "print(x + 1)"
+    assert book.staleness(nb) == ["code cells [1] (counting code cells from 0) changed since it was executed"]
+    book.stamp(nb)
+    nb.cells.append(nbformat.v4.new_code_cell("y = 2"))
+    assert "3 code cells, 2 when it was executed" in book.staleness(nb)[0]
+    book.stamp(nb)
+    monkeypatch.setattr(book, "package_fingerprint", lambda: "0" * 16)
+    assert book.staleness(nb) == ["tutorial_lib changed since it was executed"]
+
+
+def test_the_package_fingerprint_ignores_comments_and_docstrings_but_not_code():
+    base = book._code_fingerprint('"""Doc."""\ndef f(x):\n    """Doc."""\n    return x + 1  # one\n')
+    assert book._code_fingerprint('"""Other."""\ndef f(x):\n    # a comment\n    return x + 1\n') == base
+    assert book._code_fingerprint('def f(x):\n    return x + 2\n') != base
+    assert book._code_fingerprint('def f(x):\n    return "x + 1"\n') != base  # a string that is code
+    assert len(book.package_fingerprint()) == 16

@@ -1,4 +1,4 @@
-"""tutorial_lib.course: the instructors' page is what the chapters' cards say, and stays so."""
+"""tutorial_lib.tools.course: the instructors' page is what the chapters' cards say, and stays so."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tutorial_lib import course
+from tutorial_lib.tools import course
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def test_every_chapter_card_reads_and_needs_only_earlier_chapters():
 def test_the_committed_instructors_page_is_up_to_date():
     expected = course.instructors_page(course.read_chapters(ROOT))
     assert (ROOT / course.PAGE).read_text(encoding="utf-8") == expected, \
-        "book/instructors.md is stale: run `python -m tutorial_lib.course`"
+        "book/instructors.md is stale: run `python -m tutorial_lib.tools.course`"
     assert (ROOT / course.GRAPH).is_file()
 
 

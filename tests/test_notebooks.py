@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tutorial_lib.book import SETUP_TAG, setup_cell_source
+from tutorial_lib.tools.book import SETUP_TAG, setup_cell_source
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -174,3 +174,14 @@ def test_widget_outputs_have_saved_state(nb):
 
 def test_kernel_is_python3(nb):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_outputs_are_current(nb):
+    """The committed outputs were computed, by `make execute`, from these code cells and this
+    package: recorded fingerprints, since numbers from training runs do not repeat across CPUs."""
+    import nbformat
+
+    from tutorial_lib.tools.book import staleness
+
+    reasons = staleness(nbformat.read(nb["_path"], as_version=4))
+    assert not reasons, f"{nb['_path'].name} is stale: {'; '.join(reasons)}. Run `make execute`."

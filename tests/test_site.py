@@ -10,6 +10,7 @@ it would from a USB stick in a classroom. A screenshot of every page is saved un
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 from html.parser import HTMLParser
@@ -19,10 +20,10 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-from tutorial_lib import book
+from tutorial_lib.tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("BOOK_BROWSER") or "/usr/bin/chromium")  # GitHub: Chrome
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / "_build" / "screenshots"

@@ -1,9 +1,11 @@
 """``make bench``: how long the book takes, and how close its training runs to the machine.
 
-``python -m tutorial_lib.bench`` (not part of ``make test``) measures, on the machine it runs on:
+``python -m tutorial_lib.tools.bench`` (not part of ``make test``) measures, on the machine it runs on:
 
-- the wall time of every notebook, executed in a fresh kernel ``repeats`` times (median), against
-  the 90 s budget of DESIGN.md, and the total against 10 minutes;
+- the wall time of every notebook, executed in a fresh kernel ``repeats`` times (median), raw and
+  scaled to the reference machine of DESIGN.md's budgets (2 cores, an fp32 matmul peak of
+  ``REFERENCE_PEAK``: a time measured here times this machine's peak over the reference's), each
+  against the 90 s budget and the total against 10 minutes, both scaled;
 - the fp32 matrix-multiply peak (``matmul_peak``), and the training-step throughput of chapter 7's
   GPTs in model FLOPs per second by (7.4), as a fraction of that peak (``gpt_step``);
 - each from-scratch module against PyTorch's own, forward and backward, as a time ratio
@@ -31,11 +33,12 @@ from tutorial_lib.attention import dot_product_attention
 from tutorial_lib.transformer import GPT, TransformerConfig
 from tutorial_lib.utils import time_call
 
-__all__ = ["NOTEBOOK_BUDGET_S", "BOOK_BUDGET_S", "PEAK_FRACTION", "matmul_peak", "gpt_step",
-           "module_ratios", "time_notebooks", "run"]
+__all__ = ["NOTEBOOK_BUDGET_S", "BOOK_BUDGET_S", "REFERENCE_PEAK", "PEAK_FRACTION", "matmul_peak", "gpt_step",
+           "module_ratios", "time_notebooks", "scale", "run"]
 
-NOTEBOOK_BUDGET_S = 90.0  # each notebook on 2 CPU cores (DESIGN.md)
+NOTEBOOK_BUDGET_S = 90.0  # each notebook on the reference machine (DESIGN.md)
 BOOK_BUDGET_S = 600.0  # the whole book
+REFERENCE_PEAK = 150e9  # the reference machine: 2 cores, this fp32 matmul peak (DESIGN.md)
 PEAK_FRACTION = 0.40  # a transformer training step should reach this share of the matmul peak
 
 
@@ -108,15 +111,27 @@ def module_ratios(repeats: int = 5) -> dict[str, dict[str, float]]:
     return out
 
 
-def time_notebooks(paths: list[Path], repeats: int = 3) -> dict[str, dict]:
-    """Execute each notebook ``repeats`` times in a fresh kernel, unsaved: median and all times."""
-    from tutorial_lib.book import execute
+def scale(peak: float) -> float:
+    """The factor that turns a time measured on a machine of fp32 matmul peak ``peak`` (FLOP/s)
+    into the reference machine's: ``peak / REFERENCE_PEAK`` (a faster machine's times grow). It
+    assumes time goes as arithmetic does; the book's small models also spend time on overheads
+    that a faster peak speeds up less, so on a machine faster than the reference it errs long."""
+    if not peak > 0:
+        raise ValueError(f"peak must be a positive number of FLOP/s, got {peak!r}")
+    return peak / REFERENCE_PEAK
+
+
+def time_notebooks(paths: list[Path], repeats: int = 3, factor: float = 1.0) -> dict[str, dict]:
+    """Execute each notebook ``repeats`` times in a fresh kernel, unsaved: median and all times,
+    raw and times ``factor`` (:func:`scale`), and whether the scaled median is over budget."""
+    from tutorial_lib.tools.book import execute
 
     out = {}
     for path in paths:
         times = [execute(Path(path), write=False) for _ in range(repeats)]
-        out[Path(path).name] = {"median_s": statistics.median(times), "runs_s": times,
-                                "over_budget": statistics.median(times) > NOTEBOOK_BUDGET_S}
+        median = statistics.median(times)
+        out[Path(path).name] = {"median_s": median, "runs_s": times, "scaled_s": median * factor,
+                                "over_budget": median * factor > NOTEBOOK_BUDGET_S}
         print(f"  {Path(path).name}: {', '.join(f'{t:.1f}' for t in times)} s", file=sys.stderr, flush=True)
     return out
 
@@ -143,11 +158,13 @@ def run(notebooks: list[Path], repeats: int = 3, out: Path | None = Path("_build
     # the run with the median ratio (the middle of three)
     gpts = {name: sorted(entries, key=lambda e: e["fraction_of_peak"])[1] for name, entries in runs.items()}
     modules = module_ratios()
-    books = time_notebooks(notebooks, repeats) if notebooks else {}
+    factor = scale(peak)
+    books = time_notebooks(notebooks, repeats, factor) if notebooks else {}
     total = sum(v["median_s"] for v in books.values())
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul_peak_flops": peak,
-              "gpt_steps": gpts, "modules": modules, "notebooks": books, "total_s": total,
-              "book_over_budget": total > BOOK_BUDGET_S}
+              "reference_peak_flops": REFERENCE_PEAK, "scale": factor, "gpt_steps": gpts, "modules": modules,
+              "notebooks": books, "total_s": total, "total_scaled_s": total * factor,
+              "book_over_budget": total * factor > BOOK_BUDGET_S}
     print(format_table(result))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -168,16 +185,20 @@ def format_table(result: dict) -> str:
     for name, m in result["modules"].items():
         lines.append(f"  {name:28s} {m['ours_ms']:8.1f} ms vs {m['pytorch_ms']:7.1f} ms  ({m['ratio']:.1f}x)")
     if result["notebooks"]:
-        lines.append(f"{'notebook':34s} {'median':>8s}  budget {NOTEBOOK_BUDGET_S:.0f} s")
+        lines.append(f"times scaled to the reference machine ({result['reference_peak_flops'] / 1e9:.0f} GFLOP/s): "
+                     f"x {result['scale']:.2f}")
+        lines.append(f"{'notebook':34s} {'median':>8s} {'scaled':>8s}  budget {NOTEBOOK_BUDGET_S:.0f} s scaled")
         for name, nb in result["notebooks"].items():
-            lines.append(f"  {name:32s} {nb['median_s']:7.1f} s  {'OVER' if nb['over_budget'] else 'ok'}")
+            lines.append(f"  {name:32s} {nb['median_s']:7.1f} s {nb['scaled_s']:7.1f} s  "
+                         f"{'OVER' if nb['over_budget'] else 'ok'}")
         flag = "OVER" if result["book_over_budget"] else "ok"
-        lines.append(f"  {'total':32s} {result['total_s']:7.1f} s  {flag} (budget {BOOK_BUDGET_S:.0f} s)")
+        lines.append(f"  {'total':32s} {result['total_s']:7.1f} s {result['total_scaled_s']:7.1f} s  {flag} "
+                     f"(budget {BOOK_BUDGET_S:.0f} s scaled)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.tools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to time (default: none)")
     parser.add_argument("--repeats", type=int, default=3, help="executions per notebook (median)")
     parser.add_argument("--out", type=Path, default=Path("_build/bench.json"))

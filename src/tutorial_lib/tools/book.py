@@ -1,16 +1,16 @@
 """Maintenance commands for the book itself, not for learners.
 
-``python -m tutorial_lib.book setup-cell``
+``python -m tutorial_lib.tools.book setup-cell``
     print the Colab setup cell that opens every notebook, built from ``_config.yml``
     (the one place the repository URL is written).
-``python -m tutorial_lib.book execute NOTEBOOK [NOTEBOOK ...]``
+``python -m tutorial_lib.tools.book execute NOTEBOOK [NOTEBOOK ...]``
     refresh each notebook's setup cell, execute it top to bottom in a fresh kernel, and
     write it back with its outputs (what ``make execute`` runs).
-``python -m tutorial_lib.book student DEST NOTEBOOK [NOTEBOOK ...]``
+``python -m tutorial_lib.tools.book student DEST NOTEBOOK [NOTEBOOK ...]``
     write each notebook's student copy to DEST: the cells tagged ``solution`` removed and
     every output cleared, by nbconvert's ``TagRemovePreprocessor`` and
     ``ClearOutputPreprocessor`` (what ``make student`` runs).
-``python -m tutorial_lib.book vendor [DEST]``
+``python -m tutorial_lib.tools.book vendor [DEST]``
     download the JavaScript the built pages need (MathJax 3, RequireJS and the Jupyter
     widget renderer) from the npm registry, check each against its pinned sha512, and
     unpack it under DEST/_vendor (default ``_build/site_extra``), which ``_config.yml``
@@ -88,9 +88,16 @@ def refresh_setup_cell(nb, source: str) -> None:
             tags.append(tag)
 
 
-def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
-    """Execute one notebook in a fresh kernel and save it in place (``write=False``: leave the
-    file alone, as ``make bench`` does); return the wall time in seconds."""
+def execute(path: Path, timeout: int = 600, write: bool = True, dest: Path | None = None,
+            env: dict[str, str] | None = None, allow_errors: bool = False) -> float:
+    """Execute one notebook in a fresh kernel and save it in place, stamped with the fingerprints
+    of its code and of the package (:func:`stamp`); return the wall time in seconds.
+
+    ``write=False`` leaves the file alone (``make bench``); ``dest`` writes the executed notebook
+    there instead of in place (``make robust``); ``env`` adds environment variables for the kernel,
+    such as ``TUTORIAL_LIB_SEED_SHIFT``. A failing cell raises nbclient's ``CellExecutionError``, unless
+    ``allow_errors``: then every cell runs and the errors stay in the outputs.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -98,7 +105,7 @@ def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
     # Committed outputs carry no progress bars: the kernel inherits this from our environment.
     os.environ["TUTORIAL_LIB_PROGRESS"] = "0"
     nb = nbformat.read(path, as_version=4)
-    if write:  # a saved notebook gets the current setup cell; an unsaved run times it as committed
+    if write and dest is None:  # a saved notebook gets the current setup cell; others run as committed
         refresh_setup_cell(nb, setup_cell_source(path.parent))
     client = NotebookClient(
         nb,
@@ -107,13 +114,96 @@ def execute(path: Path, timeout: int = 600, write: bool = True) -> float:
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,      # no timestamps in the committed file
         store_widget_state=True,  # the book shows each widget's static state
+        allow_errors=allow_errors,
     )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
-    if write:
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})  # the kernel starts with this process's environment
+    try:
+        start = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - start
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if dest is not None:
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, dest)
+    elif write:
+        stamp(nb)
         nbformat.write(nb, path)
     return seconds
+
+
+# ---------------------------------------------------------------- stale outputs
+# A committed notebook's outputs are current when its code cells and the package are what they were
+# when `make execute` ran it. That is recorded, not inferred from numbers repeating (training runs
+# differ between CPUs): the notebook's metadata holds a fingerprint of each code cell's source and
+# one of the package's code and data.
+STAMP = "tutorial_lib"  # notebook metadata key
+
+
+def _fingerprint(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _code_fingerprint(source: str) -> bytes:
+    """What a module's behaviour depends on: its syntax tree with docstrings removed (comments are
+    not in it), so editing a comment or a docstring does not make every notebook stale. A
+    notebook that prints source (``inspect.getsource``) is still compared exactly by nbval."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
+
+
+def package_fingerprint() -> str:
+    """A fingerprint of what the notebooks run: every module of ``tutorial_lib`` (but these
+    maintenance tools) and every file it ships (checkpoints, the frozen corpus)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        rel = path.relative_to(package).as_posix()
+        if not path.is_file() or rel.startswith("tools/") or "__pycache__" in rel:
+            continue
+        content = path.read_bytes()
+        digest.update(rel.encode() + b"\0")
+        digest.update(_code_fingerprint(content.decode("utf-8")) if rel.endswith(".py") else content)
+    return digest.hexdigest()[:16]
+
+
+def _cell_fingerprints(nb) -> list[str]:
+    return [_fingerprint(c.source.encode()) for c in nb.cells if c.cell_type == "code"]
+
+
+def stamp(nb) -> None:
+    """Record in ``nb``'s metadata the fingerprints its outputs were computed with."""
+    nb.metadata[STAMP] = {"package": package_fingerprint(), "code_cells": _cell_fingerprints(nb)}
+
+
+def staleness(nb) -> list[str]:
+    """Why ``nb``'s outputs are out of date (an empty list: they are current)."""
+    recorded = nb.metadata.get(STAMP)
+    if not recorded:
+        return ["it was never executed by `make execute` (no fingerprints in its metadata)"]
+    reasons = []
+    if recorded.get("package") != package_fingerprint():
+        reasons.append("tutorial_lib changed since it was executed")
+    now, then = _cell_fingerprints(nb), recorded.get("code_cells", [])
+    if len(now) != len(then):
+        reasons.append(f"it has {len(now)} code cells, {len(then)} when it was executed")
+    else:
+        changed = [i for i, (a, b) in enumerate(zip(now, then)) if a != b]
+        if changed:
+            reasons.append(f"code cells {changed} (counting code cells from 0) changed since it was executed")
+    return reasons
 
 
 # npm package -> (version, sha512 integrity from the registry, {file in the package: where it goes})
@@ -201,7 +291,7 @@ def vendor(dest: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.book", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.tools.book", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup-cell", help="print the Colab setup cell")
     run = sub.add_parser("execute", help="execute notebooks in place")

@@ -4,12 +4,12 @@ Instructors plan with this. Everything is read from the notebooks themselves (th
 of each: learning objectives, prerequisites, run time; the exercise directives; the checkers
 the solutions call), so the instructors' page cannot drift from the chapters:
 
-``python -m tutorial_lib.course``
+``python -m tutorial_lib.tools.course``
     write ``book/instructors.md`` (a table of the chapters and each chapter's objectives) and
     ``book/images/chapter_graph.png`` (the chapter dependency graph); a test checks that the
     committed page is what this writes.
 
-Needs ``nbformat`` (the book's requirements), imported lazily like ``tutorial_lib.book``.
+Needs ``nbformat`` (the book's requirements), imported lazily like ``tutorial_lib.tools.book``.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def instructors_page(chapters: list[Chapter]) -> str:
     lines = [
         "# For instructors",
         "",
-        "<!-- Written by `python -m tutorial_lib.course` from the chapters' cards; edit the",
+        "<!-- Written by `python -m tutorial_lib.tools.course` from the chapters' cards; edit the",
         "     notebooks, then run it again (a test checks this page is up to date). -->",
         "",
         "Each chapter states its objectives, prerequisites and run time, and ends with exercises,",
@@ -183,10 +183,10 @@ def write(root: Path) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.course", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tutorial_lib.tools.course", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=None, help="the book's root (default: found from here)")
     args = parser.parse_args(argv)
-    from tutorial_lib.book import find_root
+    from tutorial_lib.tools.book import find_root
 
     page, graph = write(args.root or find_root())
     print(f"wrote {page} and {graph}")
