@@ -271,3 +271,27 @@ def test_gpt_generate_checks_the_rule_on_every_path():
                 model.generate(prompt, length, **kwargs)
     with pytest.raises(ValueError, match=r"prompt must hold ids in \[0, 9\) .* got 9 at position \(0, 1\)"):
         model.generate(torch.tensor([1, 9]), 0)
+
+
+def test_generation_with_the_kv_cache_equals_running_the_whole_text_each_step():
+    torch.manual_seed(3)
+    model = transformer.GPT(TransformerConfig(vocab_size=11, block_size=10, n_layer=2, n_head=2, n_embd=16)).eval()
+    ids = torch.randint(0, 11, (3, 4))
+    caches = [{} for _ in model.layers]
+    with torch.no_grad():
+        step = [model._extend(ids, caches, 0)]  # the prompt, then one position at a time
+        for t in range(4, 10):
+            new = torch.randint(0, 11, (3, 1))
+            ids = torch.cat([ids, new], dim=1)
+            step.append(model._extend(new, caches, t))
+        torch.testing.assert_close(torch.cat(step, dim=1), model(ids), rtol=1e-5, atol=1e-5)
+    assert caches[0]["k"].shape == (3, 2, 10, 8)  # (B, H, T, D): every position's keys, once
+    prompt = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    sampled = model.generate(prompt, 15, generator=torch.Generator().manual_seed(0))  # past block_size
+    ids, g = prompt.clone(), torch.Generator().manual_seed(0)
+    for _ in range(15):  # the same draws from the whole text each step
+        from tutorial_lib.sampling import sample_next
+
+        with torch.no_grad():
+            ids = torch.cat([ids, sample_next(model(ids[:, -10:])[:, -1], 1.0, None, None, g)[:, None]], dim=1)
+    assert torch.equal(sampled, ids[:, 3:])

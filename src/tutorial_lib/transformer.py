@@ -328,10 +328,12 @@ class GPT(nn.Module):
         """Sample ``length`` new ids after ``prompt`` (chapter 7): prompt (T0,) -> (length,), or a
         batch of prompts (B, T0) -> (B, length), each row sampled independently.
 
-        Each step runs the model on the last ``block_size`` ids (no cache: chapter 6's
-        exercise adds one) and draws the next id with
-        :func:`tutorial_lib.sampling.sample_next`; ``temperature=0`` takes the argmax instead
-        (greedy decoding, the limit of ever smaller temperatures).
+        Each step draws the next id with :func:`tutorial_lib.sampling.sample_next` from the logits
+        of the last position; ``temperature=0`` takes the argmax instead (greedy decoding, the limit
+        of ever smaller temperatures). The keys and values of the positions already read are kept
+        in every layer (a KV cache, chapter 6's exercise 6.1), so a step computes one position,
+        not the whole text; once the text is longer than ``block_size``, each step runs the model
+        on the last ``block_size`` ids (the window slides, and the positions with it).
         """
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError(f"length must be an integer >= 0, got {length!r}")
@@ -341,12 +343,44 @@ class GPT(nn.Module):
             raise ValueError("prompt must be a non-empty torch.long tensor of ids (T0,) or (B, T0)")
         ids = (prompt[None] if prompt.ndim == 1 else prompt).to(self.head.weight.device)  # (B, T0)
         check_ids(ids, "prompt", self.config.vocab_size, "(T0,) or (B, T0)")
+        block, caches = self.config.block_size, None
         for _ in range(length):
-            logits = self(ids[:, -self.config.block_size:])[:, -1]  # (B, V) for the next position
+            if ids.shape[1] > block:  # the window slides: every step from scratch
+                logits = self(ids[:, -block:])[:, -1]  # (B, V)
+            elif caches is None:  # the prompt, once, into the caches
+                caches = [{} for _ in self.layers]
+                logits = self._extend(ids, caches, 0)[:, -1]
+            else:  # the newest id only, its keys and values joining the caches
+                logits = self._extend(ids[:, -1:], caches, ids.shape[1] - 1)[:, -1]
             nxt = greedy(logits) if temperature == 0 else sample_next(logits, temperature, top_k, top_p, generator)
             ids = torch.cat([ids, nxt[:, None]], dim=1)  # (B, t + 1)
         new = ids[:, prompt.shape[-1]:]  # (B, length)
         return new[0] if prompt.ndim == 1 else new
+
+    def _extend(self, new: Tensor, caches: list[dict], start: int) -> Tensor:
+        """Logits (B, t, V) of t new positions start..start + t - 1, ids ``new`` (B, t), each layer
+        attending to the keys and values of the earlier positions in its cache (which the new ones
+        join): what ``self(ids)`` gives at those positions, computed for the new ones only."""
+        x = self.embed.tokens(new) + self.embed.positions[start:start + new.shape[1]]  # (B, t, C)
+        for layer, cache in zip(self.layers, caches):
+            x = layer._sublayer(x, layer.norm1, lambda y: _attend_cached(layer.self_attn, y, cache))
+            x = layer._sublayer(x, layer.norm2, layer.ffn)
+        return self.head(self.norm(x))  # (B, t, V)
+
+
+def _attend_cached(attention: MultiHeadAttention, x: Tensor, cache: dict) -> Tensor:
+    """Causal self-attention (6.2) of t new positions x (B, t, C) over the keys and values of the
+    earlier positions in ``cache`` and their own, which join the cache: chapter 6's exercise 6.1."""
+    q = attention._heads(attention.W_Q(x))  # (B, H, t, D)
+    k, v = attention._heads(attention.W_K(x)), attention._heads(attention.W_V(x))  # (B, H, t, D)
+    if cache:
+        k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)  # (B, H, S, D)
+    cache["k"], cache["v"] = k, v
+    t, S = q.shape[2], k.shape[2]
+    mask = torch.ones(t, S, dtype=torch.bool, device=x.device).tril(S - t)  # new position i: keys 0..S - t + i
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, t, D)
+    B = x.shape[0]
+    return attention.W_O(out.transpose(1, 2).reshape(B, t, attention.C))  # (B, t, C)
 
 
 class EncoderDecoder(nn.Module):
