@@ -59,10 +59,7 @@ def response_log_probs(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """log pi(response | prompt) of each row: the sum of log p(y_t | x_<=t) over the positions t
     where y is not -100 (the chain rule, 7.1). x, y (B, T) -> (B,), differentiable."""
     x, y = _check_batch(x, y)
-    logp = F.log_softmax(model(x), dim=-1)  # (B, T, V)
-    keep = y != -100  # (B, T)
-    picked = logp.gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (B, T): log p of each target
-    return (picked * keep).sum(1)
+    return _target_log_probs(F.log_softmax(model(x), dim=-1), y)
 
 
 def response_kl(policy: nn.Module, reference: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -70,9 +67,20 @@ def response_kl(policy: nn.Module, reference: nn.Module, x: Tensor, y: Tensor) -
     the two next-token distributions, sum_v pi(v) (log pi(v) - log pi_ref(v)), summed over t.
     x, y (B, T) -> (B,), never negative; differentiable in the policy, not in the reference."""
     x, y = _check_batch(x, y)
-    logp = F.log_softmax(policy(x), dim=-1)  # (B, T, V)
     with torch.no_grad():
         logq = F.log_softmax(reference(x), dim=-1)  # (B, T, V)
+    return _kl(F.log_softmax(policy(x), dim=-1), logq, y)
+
+
+def _target_log_probs(logp: Tensor, y: Tensor) -> Tensor:
+    """logp (B, T, V), targets y (B, T) -> the sum of each row's target log-probs (B,), -100 skipped."""
+    picked = logp.gather(-1, y.clamp(min=0)[..., None])[..., 0]  # (B, T): log p of each target
+    return (picked * (y != -100)).sum(1)
+
+
+def _kl(logp: Tensor, logq: Tensor, y: Tensor) -> Tensor:
+    """The exact KL of two next-token distributions, logp and logq (B, T, V), summed over the
+    response positions of y (B, T) -> (B,)."""
     kl = (logp.exp() * (logp - logq)).sum(-1).clamp(min=0)  # (B, T); >= 0, but rounding can dip below
     return (kl * (y != -100)).sum(1)
 
@@ -226,9 +234,11 @@ def rl_step(policy: nn.Module, reference: nn.Module, reward_model: nn.Module, op
     with torch.no_grad():
         continuations = policy.generate(prompts, length, temperature=1.0, generator=generator)  # (B, L)
         reward = rewards(reward_model, prompts, continuations)  # (B,)
-    x, y = response_batch(prompts, continuations)  # (B, P + L - 1) twice
-    log_probs = response_log_probs(policy, x, y)  # (B,), with grad
-    kl = response_kl(policy, reference, x, y)  # (B,), with grad (the reference has none)
+        x, y = response_batch(prompts, continuations)  # (B, P + L - 1) twice
+        logq = F.log_softmax(reference(x), dim=-1)  # (B, T, V), the reference: no gradient
+    logp = F.log_softmax(policy(x), dim=-1)  # (B, T, V): one pass of the policy for both terms
+    log_probs = _target_log_probs(logp, y)  # (B,), with grad
+    kl = _kl(logp, logq, y)  # (B,), with grad
     loss = policy_gradient_loss(log_probs, reward) + beta * kl.mean()  # -(10.3): (10.2) + the penalty
     optimizer.zero_grad()
     loss.backward()
