@@ -202,15 +202,25 @@ def test_a_corrupt_or_missing_baseline_says_so(tmp_path):
         pretrained.load_baseline("rnn", tmp_path)
 
 
-def test_training_the_baselines_again_gives_the_recorded_numbers(tmp_path, budget_record):
-    """The recorded comparison is a measurement this test repeats (about 3 minutes on 2 cores)."""
-    again = pretrained.build_baselines(tmp_path, progress=False)
+def test_the_comparison_ranks_alike_for_every_recorded_seed(budget_record):
+    by_seed = {name: entry["val_by_seed"] for name, entry in budget_record["models"].items()}
+    assert all(set(v) == {str(s) for s in budget_record["seeds"]} for v in by_seed.values())
+    assert max(by_seed["lstm"].values()) < min(by_seed["rnn"].values())  # what chapter 7 asserts
+    assert max(by_seed["rnn"].values()) < min(by_seed["gpt"].values())
+
+
+def test_the_baselines_build_starts_as_recorded(budget_record):
+    """The recipe of the shipped comparison, repeated up to its first validation point (about 20 s):
+    the whole build (`python -m tutorial_lib.pretrained baselines`) takes minutes, and its
+    numbers are checked above on the shipped weights. Early in a run the rounding of another CPU
+    has not yet moved the numbers."""
+    chars = data.load_char_data()
     for name, entry in budget_record["models"].items():
-        assert again["models"][name]["steps"] == entry["steps"]
-        assert again["models"][name]["val_nats_per_char"] == pytest.approx(entry["val_nats_per_char"], abs=0.02)
-    for name in pretrained.BASELINE_FILES:
-        model, _ = pretrained.load_baseline(name, tmp_path)
-        assert isinstance(model, torch.nn.Module)
+        first_step, first_val = entry["val_curve"][1]
+        _, history = pretrained.train_baseline(name, chars, progress=False, stop_after=first_step)
+        assert history.val_steps == [0, first_step]
+        assert history.val_loss[0] == pytest.approx(entry["val_curve"][0][1], abs=1e-3)  # the same start
+        assert history.val_loss[-1] == pytest.approx(first_val, abs=0.02)
 
 
 @pytest.fixture(scope="module")
@@ -247,22 +257,19 @@ def test_a_corrupt_or_missing_in_context_learner_says_so(tmp_path):
         pretrained.load_in_context(tmp_path)
 
 
-def test_training_the_in_context_learners_again_gives_the_recorded_curves(tmp_path, in_context_record):
-    """Chapter 8's emergence curves are a measurement this test repeats (about 3 minutes)."""
-    again = pretrained.build_in_context(tmp_path, progress=False)
-    assert again["seeds"] == in_context_record["seeds"]
-    for seed, run in in_context_record["runs"].items():
-        steps, losses = zip(*run["val_curve"])
-        new_steps, new_losses = zip(*again["runs"][seed]["val_curve"])
-        assert new_steps == steps
-        assert new_losses[0] == pytest.approx(losses[0], abs=1e-3)  # the same initial model
-        # The same end. On the way, the moment a run leaves its plateau shifts by a few steps with
-        # the float rounding of the CPU (0.09 nats at step 600 between two x86 machines), so the
-        # middle of the curve is not compared point by point.
-        assert new_losses[-1] == pytest.approx(losses[-1], abs=0.1)
-        assert (new_losses[-1] < 1.2) == (losses[-1] < 1.2)  # learnt, or stalled, as recorded
-    model, _ = pretrained.load_in_context(tmp_path)
-    assert isinstance(model, torch.nn.Module)
+def test_the_in_context_builds_start_as_recorded(in_context_record):
+    """Every recorded seed's run, repeated through the start of its plateau (steps 0 to 200, about
+    20 s for the four; the whole build, `python -m tutorial_lib.pretrained in-context`, takes
+    minutes). Later, the step at which a run leaves its plateau shifts with the float rounding of
+    the CPU (0.09 nats at step 600 between two x86 machines), so the shipped curves are a record,
+    checked here at their start, and the shipped model at its end (above)."""
+    for seed in in_context_record["seeds"]:
+        recorded = in_context_record["runs"][str(seed)]["val_curve"][:3]  # steps 0, 100, 200
+        _, history = pretrained.train_in_context(seed, progress=False, stop_after=recorded[-1][0])
+        again = list(zip(history.val_steps, history.val_loss))
+        assert [s for s, _ in again] == [s for s, _ in recorded]
+        assert again[0][1] == pytest.approx(recorded[0][1], abs=1e-3)  # the same initial model
+        assert [v for _, v in again] == pytest.approx([v for _, v in recorded], abs=0.02)
 
 
 @pytest.fixture(scope="module")
@@ -298,12 +305,12 @@ def test_a_corrupt_or_missing_sft_model_says_so(tmp_path):
         pretrained.load_sft(tmp_path)
 
 
-def test_training_the_sft_model_again_gives_the_recorded_numbers(tmp_path, sft_record):
-    """The SFT recipe is a measurement this test repeats (under a minute)."""
-    again = pretrained.build_sft(tmp_path, progress=False)
-    assert again["config"] == sft_record["config"]
-    for kind, rate in sft_record["follow_rate"].items():
-        assert again["follow_rate"][kind] == pytest.approx(rate, abs=0.1)  # training drifts with the CPU
-    assert again["ref_nats_per_char"] == pytest.approx(sft_record["ref_nats_per_char"], abs=0.05)
-    model, _ = pretrained.load_sft(tmp_path)
-    assert isinstance(model, torch.nn.Module)
+def test_the_sft_build_starts_as_recorded(sft_record):
+    """The SFT recipe, repeated through its first validation point (the whole build,
+    `python -m tutorial_lib.pretrained sft`, takes about a minute; its numbers are checked above
+    on the shipped weights)."""
+    first_step, first_val = sft_record["val_curve"][1]
+    _, record = pretrained.train_sft(pretrained.SFTConfig(**sft_record["config"]), progress=False,
+                                     stop_after=first_step)
+    assert record["val_curve"][0][1] == pytest.approx(sft_record["val_curve"][0][1], abs=1e-3)
+    assert record["val_curve"][1] == [first_step, pytest.approx(first_val, abs=0.02)]

@@ -107,6 +107,17 @@ def test_same_seed_same_history():
     assert a.train_loss != c.train_loss  # the check can fail: other data, other history
 
 
+def test_stopping_early_repeats_the_start_of_the_whole_run():
+    cfg = TrainConfig(steps=40, lr=0.05, warmup=5, eval_every=10, eval_batches=2, **QUIET)
+    whole = train(make_bigram(3), make_get_batch(4), cfg)
+    start = train(make_bigram(3), make_get_batch(4), cfg, stop_after=20)
+    assert start.train_loss == whole.train_loss[:20] and start.lr == whole.lr[:20]  # the same schedule
+    assert start.val_steps == [0, 10, 20] and start.val_loss == whole.val_loss[:3]
+    for bad in (0, 41, 2.5, True):
+        with pytest.raises(ValueError, match="stop_after must be None or an integer in"):
+            train(make_bigram(3), make_get_batch(4), cfg, stop_after=bad)
+
+
 @pytest.mark.parametrize("clip", [1.0, None])
 def test_gradient_clipping_limits_the_update(clip):
     model = make_bigram()

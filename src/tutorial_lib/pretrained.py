@@ -51,7 +51,8 @@ from tutorial_lib.gates import RecurrentLM
 from tutorial_lib.transformer import GPT, TransformerConfig
 
 __all__ = ["BuildConfig", "CheckpointError", "CHECKPOINTS", "build", "load", "checkpoint_paths", "Baseline",
-           "BASELINES", "BUDGET_BATCH", "BUDGET_CONTEXT", "budget_flops", "baseline_model", "train_baseline",
+           "BASELINES", "BASELINE_SEEDS", "BUDGET_BATCH", "BUDGET_CONTEXT", "budget_flops", "baseline_model",
+           "train_baseline",
            "build_baselines", "load_baseline", "InContextConfig", "IN_CONTEXT_SEEDS", "train_in_context",
            "build_in_context", "load_in_context", "SFTConfig", "train_sft", "build_sft", "load_sft"]
 
@@ -287,18 +288,19 @@ def budget_flops(vocab_size: int) -> float:
 
 
 def train_baseline(name: str, chars: data.CharData | None = None, progress: bool | None = None,
-                   evaluations: int = 12, device: torch.device | str | None = None
-                   ) -> tuple[torch.nn.Module, train.History]:
-    """Train ``BASELINES[name]`` on the budget (seed 0, AdamW, 5% warm-up, cosine decay) and
-    return the model (eval mode) and its history; ``evaluations`` validation points on the way.
-    On a GPU (``device``) the numbers differ a little from the CPU's recorded ones."""
+                   evaluations: int = 12, device: torch.device | str | None = None, seed: int = 0,
+                   stop_after: int | None = None) -> tuple[torch.nn.Module, train.History]:
+    """Train ``BASELINES[name]`` on the budget (AdamW, 5% warm-up, cosine decay) from ``seed``
+    (weights and batches) and return the model (eval mode) and its history; ``evaluations``
+    validation points on the way; ``stop_after`` ends the run early (``train.train``). On a GPU
+    (``device``) the numbers differ a little from the CPU's recorded ones."""
     chars = chars or data.load_char_data()
     vocab = chars.tokenizer.vocab_size
-    utils.set_seed(0)
+    utils.set_seed(seed)
     model = baseline_model(name, vocab).to(device or "cpu")
     per_token = compute.training_flops_per_token(model, BUDGET_CONTEXT)
     steps = compute.steps_for_budget(budget_flops(vocab), per_token, BUDGET_BATCH, BUDGET_CONTEXT)
-    gen = utils.generator(0)
+    gen = utils.generator(seed)
 
     def get_batch(split: str):
         return data.get_batch(chars.train if split == "train" else chars.val, BUDGET_BATCH, BUDGET_CONTEXT,
@@ -306,7 +308,7 @@ def train_baseline(name: str, chars: data.CharData | None = None, progress: bool
 
     config = train.TrainConfig(steps=steps, lr=BASELINES[name].lr, warmup=steps // 20,
                                eval_every=max(1, steps // evaluations), eval_batches=8, progress=progress)
-    history = train.train(model, get_batch, config)
+    history = train.train(model, get_batch, config, stop_after=stop_after)
     return model.eval(), history
 
 
@@ -316,27 +318,37 @@ def _baseline_paths(directory: Path | str | None, name: str) -> tuple[Path, Path
     return d / f"budget_{name}.pt", d / "budget.json"
 
 
-def build_baselines(directory: Path | str | None = None, progress: bool | None = None) -> dict:
-    """Train the three models of the comparison, write the two recurrent ones and the numbers
-    of all three (``budget.json``); returns that manifest. About 3 minutes on 2 CPU cores."""
+BASELINE_SEEDS = (0, 1, 2)  # each model of the comparison is trained from each; seed 0's weights ship
+
+
+def build_baselines(directory: Path | str | None = None, progress: bool | None = None,
+                    seeds: tuple[int, ...] = BASELINE_SEEDS) -> dict:
+    """Train the three models of the comparison from each of ``seeds``, write the two recurrent
+    ones of the first seed and the numbers of every run (``budget.json``); returns that manifest.
+    About 3 minutes per seed on 2 CPU cores."""
     chars = data.load_char_data()
     manifest = {"budget_flops": budget_flops(chars.tokenizer.vocab_size), "vocab_size": chars.tokenizer.vocab_size,
                 "chars": "".join(chars.tokenizer.chars), "batch_size": BUDGET_BATCH,
                 "context": BUDGET_CONTEXT, "corpus_fingerprint": data.corpus_fingerprint(chars.text),
-                "torch": torch.__version__, "models": {}}
+                "seeds": list(seeds), "torch": torch.__version__, "models": {}}
     for name in BASELINES:
-        model, history = train_baseline(name, chars, progress)
-        entry = {"baseline": asdict(BASELINES[name]), "steps": history.val_steps[-1],
-                 "flops_per_token": compute.training_flops_per_token(model, BUDGET_CONTEXT),
-                 "val_nats_per_char": round(train.split_cross_entropy(model, chars.val, BUDGET_CONTEXT), 6),
-                 "train_seconds": round(history.seconds, 1),
-                 "val_curve": [[s, round(v, 4)] for s, v in zip(history.val_steps, history.val_loss)]}
-        if name in BASELINE_FILES:
-            weights, _ = _baseline_paths(directory, name)
-            weights.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), weights)
-            entry["sha256"] = _sha256(weights)
-        manifest["models"][name] = entry
+        for seed in seeds:
+            model, history = train_baseline(name, chars, progress, seed=seed)
+            val = round(train.split_cross_entropy(model, chars.val, BUDGET_CONTEXT), 6)
+            if seed != seeds[0]:
+                manifest["models"][name]["val_by_seed"][str(seed)] = val
+                continue
+            entry = {"baseline": asdict(BASELINES[name]), "steps": history.val_steps[-1],
+                     "flops_per_token": compute.training_flops_per_token(model, BUDGET_CONTEXT),
+                     "val_nats_per_char": val, "val_by_seed": {str(seed): val},
+                     "train_seconds": round(history.seconds, 1),
+                     "val_curve": [[s, round(v, 4)] for s, v in zip(history.val_steps, history.val_loss)]}
+            if name in BASELINE_FILES:
+                weights, _ = _baseline_paths(directory, name)
+                weights.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(model.state_dict(), weights)
+                entry["sha256"] = _sha256(weights)
+            manifest["models"][name] = entry
     manifest_path = _baseline_paths(directory, BASELINE_FILES[0])[1]
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
@@ -382,16 +394,17 @@ IN_CONTEXT_AGAIN = "python -m tutorial_lib.pretrained in-context"
 
 
 def train_in_context(seed: int, config: InContextConfig = InContextConfig(), progress: bool | None = None,
-                     device: torch.device | str | None = None) -> tuple[GPT, train.History]:
+                     device: torch.device | str | None = None, stop_after: int | None = None
+                     ) -> tuple[GPT, train.History]:
     """Train the in-context learner from ``seed`` (weights and sequences): loss on the answers
-    only, validation on held-out rules with no forced repeats. Returns (model in eval mode,
-    history). About 45 s on 2 CPU cores."""
+    only, validation on held-out sequences with no forced repeats. Returns (model in eval mode,
+    history); ``stop_after`` ends the run early (``train.train``). About 45 s on 2 CPU cores."""
     get_batch, _ = prompting.in_context_batches(config.batch_size, config.pairs, config.repeat, seed=seed)
     utils.set_seed(seed)
     model = GPT(config.model_config()).to(device or "cpu")
     run = train.TrainConfig(steps=config.steps, lr=config.lr, warmup=config.warmup, eval_every=config.eval_every,
                             eval_batches=1, progress=progress)  # one fixed validation batch: 1 is all of it
-    history = train.train(model, get_batch, run)
+    history = train.train(model, get_batch, run, stop_after=stop_after)
     return model.eval(), history
 
 
@@ -448,10 +461,12 @@ class SFTConfig:
 SFT_AGAIN = "python -m tutorial_lib.pretrained sft"
 
 
-def train_sft(config: SFTConfig = SFTConfig(), progress: bool | None = None) -> tuple[GPT, dict]:
+def train_sft(config: SFTConfig = SFTConfig(), progress: bool | None = None,
+              stop_after: int | None = None) -> tuple[GPT, dict]:
     """SFT of the shipped GPT on instruction pairs (chapter 9's recipe, ``finetune.sft_batches``);
     returns the model (eval mode) and what it reached: the follow rate of each instruction kind
-    on 200 held-out words (``tasks.instruction_words``) and the reference's validation loss."""
+    on 200 held-out words (``tasks.instruction_words``) and the reference's validation loss.
+    ``stop_after`` ends the run early (``train.train``)."""
     model, tok, _ = load()
     chars = data.load_char_data()
     train_words, test_words = tasks.instruction_words(tok.decode(chars.train))
@@ -461,7 +476,7 @@ def train_sft(config: SFTConfig = SFTConfig(), progress: bool | None = None) -> 
                                      tok, test[:32], replay_ids=chars.train, replay=config.replay)
     run = train.TrainConfig(steps=config.steps, lr=config.lr, eval_every=max(1, config.steps // 6), eval_batches=1,
                             progress=progress)
-    history = train.train(model, get_batch, run)
+    history = train.train(model, get_batch, run, stop_after=stop_after)
     model.eval()
     record = {
         "follow_rate": finetune.follow_rates(model, tok, test),

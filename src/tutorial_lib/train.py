@@ -215,6 +215,7 @@ def train(
     loss_fn: LossFn = lm_loss,
     optimizer: torch.optim.Optimizer | None = None,
     device: torch.device | str | None = None,
+    stop_after: int | None = None,
 ) -> History:
     """Train ``model`` for ``config.steps`` updates and return its :class:`History` (chapter 2).
 
@@ -223,10 +224,15 @@ def train(
     scalar loss. The default optimizer is AdamW over the parameters that require
     gradients. Each parameter group follows the schedule :func:`lr_at` scaled to its
     own base learning rate, so groups keep their lr ratios. The model ends in the
-    mode (train/eval) it started in.
+    mode (train/eval) it started in. ``stop_after`` ends the run after that many updates, on
+    the schedule of the whole run: the first part of a long run, exactly as it began (a test
+    checks the start of the shipped models' builds this way).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int)
+                                   or not 1 <= stop_after <= config.steps):
+        raise ValueError(f"stop_after must be None or an integer in [1, steps={config.steps}], got {stop_after!r}")
     device = torch.device(device) if device is not None else _model_device(model)
     if optimizer is None:
         trainable = [p for p in model.parameters() if p.requires_grad]
@@ -243,7 +249,8 @@ def train(
     history.val_steps.append(0)  # the untrained model, for reference
     history.val_loss.append(evaluate(model, get_batch, loss_fn, config.eval_batches, device))
     model.train()
-    bar = tqdm(range(config.steps), desc="training", disable=not _show_progress(config))
+    steps = config.steps if stop_after is None else stop_after
+    bar = tqdm(range(steps), desc="training", disable=not _show_progress(config))
     try:
         for step in bar:
             scale = lr_at(step, config) / config.lr
