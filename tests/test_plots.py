@@ -72,6 +72,18 @@ def test_plot_curves_draws_on_given_axes_and_logy():
     assert out is fig and axes[1].get_yscale() == "log" and len(axes[0].get_lines()) == 0
 
 
+def test_plot_curves_shades_the_spread_of_a_curve():
+    fig = plots.plot_curves({"median": ([1, 2, 3], [0.5, 0.6, 0.9]), "other": ([1, 2], [0.1, 0.2])}, "x", "y", "t",
+                            spread={"median": ([0.4, 0.5, 0.8], [0.6, 0.7, 1.0])})
+    (ax,) = fig.axes
+    (band,) = ax.collections  # one band, for the curve named
+    assert band.get_facecolor()[0][:3] == pytest.approx(matplotlib.colors.to_rgb(ax.get_lines()[0].get_color()))
+    with pytest.raises(ValueError, match=r"spread\['nope'\] must be a pair"):
+        plots.plot_curves({"a": ([1], [1.0])}, "x", "y", "t", spread={"nope": ([0], [1])})
+    with pytest.raises(ValueError, match=r"spread\['a'\] low"):
+        plots.plot_curves({"a": ([1, 2], [1.0, 2.0])}, "x", "y", "t", spread={"a": ([0], [1, 2])})
+
+
 def test_plot_curves_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match=r"curves\['a'\]"):
         plots.plot_curves({"a": ([0, 1, 2], [1.0, 2.0])}, "x", "y", "t")

@@ -169,3 +169,9 @@ def test_check_ids_names_the_id_out_of_range_and_where_it_is():
     with pytest.raises(ValueError, match=r"x must have shape \(B, T\), non-empty, got shape \(3,\)"):
         check_ids(torch.tensor([0, 1, 2]), "x", 4)
     assert check_ids(ids, "x", 6) is ids
+
+
+def test_time_call_best_is_the_fastest_call():
+    delays = iter([0.03, 0.0, 0.03])
+    fastest = time_call(lambda: time.sleep(next(delays)), repeats=3, warmup=0, best=True)
+    assert fastest < 0.02  # the median would be 0.03

@@ -137,6 +137,7 @@ def plot_curves(
     hline_label: str | None = None,
     marker: str | None = None,
     logx: bool = False,
+    spread: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Figure:
     """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
 
@@ -144,7 +145,8 @@ def plot_curves(
     labelled ``hline_label``. ``logy`` puts y on a log scale; ``logx`` puts x on a log scale:
     base 2 with a tick at every measured x when there are at most 12 (chapter 6), else base 10
     with matplotlib's own ticks (chapter 7). ``marker`` (e.g. "o") marks every
-    measured point. Returns the figure.
+    measured point. ``spread`` maps a curve's label to ``(low, high)`` at each of its x: a band
+    in the curve's colour, such as the range over seeds (chapter 3). Returns the figure.
     """
     if not isinstance(curves, Mapping) or len(curves) == 0:
         raise ValueError("curves must be a non-empty mapping label -> (x, y)")
@@ -152,9 +154,16 @@ def plot_curves(
         if len(xy) != 2:
             raise ValueError(f"curves[{label!r}] must be a pair (x, y), got {len(xy)} items")
         _same_length(**{f"curves[{label!r}] x": xy[0], f"curves[{label!r}] y": xy[1]})
+    for label, band in (spread or {}).items():
+        if label not in curves or len(band) != 2:
+            raise ValueError(f"spread[{label!r}] must be a pair (low, high) for one of the curves {list(curves)}")
+        _same_length(**{f"curves[{label!r}] x": curves[label][0], f"spread[{label!r}] low": band[0],
+                        f"spread[{label!r}] high": band[1]})
     fig, ax = _axes(ax)
     for label, (x, y) in curves.items():
-        ax.plot(x, y, label=label, marker=marker)
+        (line,) = ax.plot(x, y, label=label, marker=marker)
+        if spread and label in spread:
+            ax.fill_between(x, *spread[label], color=line.get_color(), alpha=0.2, linewidth=0)
     if hline is not None:
         ax.axhline(hline, color="grey", linestyle="--", linewidth=1.2, label=hline_label or "reference")
     if logy:
