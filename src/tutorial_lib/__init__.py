@@ -3,7 +3,7 @@
 One module per concept, in the order the book teaches them:
 
 - ``utils``      seeding, device choice, parameter counts, timing      (chapter 1)
-- ``data``       the corpus, a character tokenizer, splits, batches     (chapter 1)
+- ``data``       the frozen corpus, a character tokenizer, splits, batches (chapter 1)
 - ``ngram``      n-gram language models with add-alpha smoothing       (chapter 1)
 - ``tasks``      synthetic tasks with known answers (bank, recall, translation) (chapters 1, 3, 5)
 - ``plots``      the book's plotting helpers, one house style            (all chapters)
@@ -16,12 +16,17 @@ One module per concept, in the order the book teaches them:
 - ``attention``  additive and dot-product attention, masks               (chapter 5)
 - ``seq2seq``    an encoder-decoder GRU, with or without attention       (chapter 5)
 - ``transformer`` multi-head attention, encoder and decoder layers, GPT  (chapter 6)
-- ``pretrained`` the shipped character GPT: build, check, load offline  (chapter 7)
+- ``compute``    FLOPs of a training step by (7.4), counted and equal budgets (chapter 7)
+- ``pretrained`` the shipped models: build, check, load offline        (chapter 7)
 - ``prompting``  zero-shot scoring, few-shot prompts, in-context learning (chapter 8)
 - ``finetune``   freezing, per-layer rates, adapters, LoRA, SFT batches (chapter 9)
 - ``rlhf``       reward model, Bradley-Terry, KL, policy gradient, DPO   (chapter 10)
+- ``calibration`` reliability bins and the expected calibration error   (chapter 11)
 - ``widgets``    interactive explorers built on the plots               (chapter 3 onwards)
-- ``book``       maintenance commands for the book itself (not for learners)
+- ``tools``      maintenance commands for the book itself (not for learners)
+
+Beside the modules: ``corpus/``, the book's frozen texts with their licence, and
+``checkpoints/``, the shipped models and their records.
 
 Shape symbols, used in every docstring and shape comment of the package:
 

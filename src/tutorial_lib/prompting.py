@@ -185,7 +185,7 @@ def in_context_batches(batch_size: int = 32, pairs: int = 16, repeat: float = 0.
 
     "train": ``batch_size`` fresh sequences, each under a new random rule, whose inputs repeat
     an earlier one with probability ``repeat`` (bursty: this is what makes the lookup worth
-    learning). "val": ``val_size`` held-out sequences with rules never trained on and no
+    learning). "val": ``val_size`` held-out sequences, drawn apart from the training ones, with no
     forced repeats (``repeat=0``), the same every call. Returns (get_batch, val_batch).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
