@@ -11,7 +11,7 @@ from tutorial_lib.tools.book import execute
 from tutorial_lib.utils import SEED_SHIFT
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIFT = 3000  # not one of the shifts the nbval tolerances were measured with (1000 and 2000)
+SHIFT = 4000  # not one of the shifts the nbval tolerances were measured with (1000, 2000, 3000)
 SAMPLE = ("01_language_models.ipynb", "03_limits_of_rnns.ipynb", "08_prompting.ipynb")
 
 

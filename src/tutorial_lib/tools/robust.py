@@ -4,7 +4,7 @@ A training run on another CPU, with another torch, or from another seed differs 
 its numbers move. So a claim asserted in a notebook must hold for any seed, and a number that a
 training run prints can only be compared within the spread that seeds give it.
 
-``python -m tutorial_lib.tools.robust run NOTEBOOK ... --shifts 1000 2000``
+``python -m tutorial_lib.tools.robust run NOTEBOOK ... --shifts 1000 2000 3000``
     executes each notebook once per shift with ``TUTORIAL_LIB_SEED_SHIFT`` set (every seed of the
     book moves, :func:`tutorial_lib.utils.shifted`), in a fresh kernel, writing the executed
     copies under ``_build/robust/shift-K/``; every assert must hold. It prints each run's time and
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="execute the notebooks with every seed shifted")
     r.add_argument("notebooks", nargs="+", type=Path)
-    r.add_argument("--shifts", nargs="+", type=int, default=[1000, 2000])
+    r.add_argument("--shifts", nargs="+", type=int, default=[1000, 2000, 3000])
     r.add_argument("--out", type=Path, default=OUT)
     r.add_argument("--keep-going", action="store_true", help="run every cell after a failure, name them all")
     t = sub.add_parser("tolerances", help="what nbval may compare, from those runs")
