@@ -48,7 +48,8 @@ def test_shifted_runs_name_the_claim_that_fails_and_feed_the_tolerances(tmp_path
 def test_the_packages_lower_bounds_are_the_versions_the_colab_run_installs():
     pyproject = (ROOT / "pyproject.toml").read_text()
     bounds = dict(re.findall(r'"([a-z]+)>=([0-9.]+)', pyproject))
-    for name in ("torch", "numpy", "matplotlib", "ipywidgets", "tqdm"):
+    for name in ("torch", "numpy", "matplotlib", "ipywidgets", "tqdm", "transformers", "tokenizers", "peft",
+                 "safetensors", "regex"):
         pinned = colab.COLAB[name].split(".")
         lower = bounds[name].split(".")
         assert pinned[: len(lower)] == lower, f"{name}: pyproject says >={bounds[name]}, make colab runs {colab.COLAB[name]}"

@@ -18,6 +18,8 @@ One module per concept, in the order the book teaches them:
 - ``transformer`` multi-head attention, encoder and decoder layers, GPT  (chapter 6)
 - ``compute``    FLOPs of a training step by (7.4), counted and equal budgets (chapter 7)
 - ``pretrained`` the shipped models: build, check, load offline        (chapter 7)
+- ``bpe``        byte-level byte-pair encoding: subword tokens          (chapter 7)
+- ``hf``         the book's models in Hugging Face's libraries, offline  (chapters 7, 9, 10)
 - ``prompting``  zero-shot scoring, few-shot prompts, in-context learning (chapter 8)
 - ``finetune``   freezing, per-layer rates, adapters, LoRA, SFT batches (chapter 9)
 - ``rlhf``       reward model, Bradley-Terry, KL, policy gradient, DPO   (chapter 10)

@@ -27,7 +27,9 @@ from tutorial_lib.tools.robust import ANSI
 
 # Colab's runtime, as DESIGN.md lists it (plus the executor, at Colab's own versions).
 COLAB = {"python": "3.13", "torch": "2.11.0", "numpy": "2.1.3", "matplotlib": "3.10.0", "ipywidgets": "7.7.1",
-         "ipykernel": "6.17.1", "tqdm": "4.67.1", "nbclient": "0.10.2", "nbformat": "5.10.4"}
+         "ipykernel": "6.17.1", "tqdm": "4.67.1", "nbclient": "0.10.2", "nbformat": "5.10.4",
+         "transformers": "5.0.0", "tokenizers": "0.22.2", "peft": "0.20.0", "safetensors": "0.6.2",
+         "regex": "2024.11.6"}
 HERE = Path("_build/colab")
 
 
