@@ -50,3 +50,20 @@ def test_bibliography_lists_the_cited_works(built):
     html = (built / "book" / "bibliography.html").read_text()
     for name in ("Vaswani", "Bahdanau", "Hochreiter", "Rafailov"):
         assert name in html
+
+
+def test_every_diagram_is_on_its_chapter_page_with_its_alt_text(built):
+    """myst-nb writes the cell metadata's mystnb.image.alt onto the figure's <img>."""
+    import html as html_lib
+    import json
+
+    from tutorial_lib import diagrams
+
+    for name, chapter in diagrams.CHAPTERS.items():
+        (path,) = (ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb")
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                 if c["cell_type"] == "code" and f"diagrams.{name}(" in "".join(c["source"])]
+        alt = cells[0]["metadata"]["mystnb"]["image"]["alt"]
+        page = (built / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
+        alts = [html_lib.unescape(a) for a in re.findall(r'<img [^>]*alt="([^"]*)"', page)]
+        assert alt in alts, f"{path.stem}.html has no image with the alt text of {name}"

@@ -152,19 +152,6 @@ def test_plot_next_char_distribution():
         plots.plot_next_char_distribution(chars, [0.5, 0.5, -0.1, 0.1])
 
 
-def test_plot_unrolled_rnn_draws_every_step_and_rejects_bad_steps():
-    from tutorial_lib.plots import plot_unrolled_rnn
-
-    fig = plot_unrolled_rnn(steps=3)
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    for t in (1, 2, 3):
-        assert f"$x_{t}$" in texts and f"$h_{t}$" in texts and f"$o_{t}$" in texts
-    assert texts.count("W") == 3 and texts.count("U") == 3 and texts.count("V") == 3
-    plt.close(fig)
-    with pytest.raises(ValueError, match="steps must be an int in"):
-        plot_unrolled_rnn(steps=0)
-
-
 def test_plot_curves_uses_integer_ticks_for_integer_x():
     fig = plots.plot_curves({"a": ([-3, -1, 0, 2, 5], [1, 2, 3, 4, 5])}, "x", "y", "t")
     ticks = fig.axes[0].get_xticks()

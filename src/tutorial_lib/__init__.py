@@ -25,6 +25,7 @@ One module per concept, in the order the book teaches them:
 - ``rlhf``       reward model, Bradley-Terry, KL, policy gradient, DPO   (chapter 10)
 - ``calibration`` reliability bins and the expected calibration error   (chapter 11)
 - ``widgets``    interactive explorers built on the plots               (chapter 3 onwards)
+- ``diagrams``   the architectures and pipelines, drawn in one style     (chapters 2, 4-7, 9, 10)
 - ``tools``      maintenance commands for the book itself (not for learners)
 
 Beside the modules: ``corpus/``, the book's frozen texts with their licence, and

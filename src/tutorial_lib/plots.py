@@ -418,50 +418,6 @@ def plot_gradient_grid(
     return fig
 
 
-def plot_unrolled_rnn(steps: int = 4, title: str | None = None) -> Figure:
-    """The RNN of seed eq. 2.1 unrolled over ``steps`` time steps (chapter 2).
-
-    Inputs x_t at the bottom, states h_t in the middle, outputs o_t on top; the shared
-    weights U, W and V label the arrows. Dashed arrows show the path the gradient takes
-    backwards through time (BPTT).
-    """
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 8:
-        raise ValueError(f"steps must be an int in [1, 8], got {steps!r}")
-    fig, ax = plt.subplots(figsize=(min(1.9 * (steps + 1) + 0.6, 10.0), 4.2))
-    forward, backward = PALETTE[0], PALETTE[1]
-
-    def node(x: float, y: float, text: str, face: str) -> None:
-        ax.text(x, y, text, ha="center", va="center", fontsize=12,
-                bbox=dict(boxstyle="round,pad=0.45", facecolor=face, edgecolor="0.3"))
-
-    def arrow(x0, y0, x1, y1, label=None, color=forward, dashed=False, label_at=(0, 0)):
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6, linestyle="--" if dashed else "-",
-                                    shrinkA=16, shrinkB=16))
-        if label:
-            ax.text((x0 + x1) / 2 + label_at[0], (y0 + y1) / 2 + label_at[1], label, color=color,
-                    fontsize=11, ha="center", va="center")
-
-    node(0, 1, r"$h_0$", "0.93")
-    for t in range(1, steps + 1):
-        node(t, 0, f"$x_{t}$", "#e8f1fa")
-        node(t, 1, f"$h_{t}$", "#fdf0e0")
-        node(t, 2, f"$o_{t}$", "#e9f6ef")
-        arrow(t, 0, t, 1, "U", label_at=(0.13, 0))
-        arrow(t, 1, t, 2, "V", label_at=(0.13, 0))
-        arrow(t - 1, 1, t, 1, "W", label_at=(0, 0.13))
-        arrow(t, 0.78, t - 1, 0.78, None, color=backward, dashed=True)
-    ax.text((steps + 1) / 2 - 0.5, -0.55,
-            r"dashed: the gradient flows back through every step, $\partial L / \partial h_{t-1}$"
-            r" $= \partial L / \partial h_t \cdot \partial h_t / \partial h_{t-1}$ + (the loss at step $t-1$)",
-            color=backward, fontsize=11, ha="center", va="center")
-    ax.set_xlim(-0.6, steps + 0.6)
-    ax.set_ylim(-0.75, 2.4)
-    ax.axis("off")
-    ax.set_title(title or f"An RNN unrolled over {steps} steps: one network, the same U, W, V at every step")
-    return fig
-
-
 def plot_gate_traces(
     trace: Mapping[str, Any],
     y: Sequence[int],
