@@ -174,3 +174,113 @@ def test_a_chapter_in_dark_mode(built_book, server, browser):
     """Dark mode renders without errors (the screenshot is for a person to look at)."""
     chapter = sorted((built_book / "notebooks").glob("*.html"))[-1]
     assert _check_page(browser, server, built_book, chapter, scheme="dark") == []
+
+
+# ---------------------------------------------------------------------- widgets with no kernel
+_WATCH = """(root) => {
+  // Before a control moves: note the state shown, the time of the reader's key press or
+  // selection (captured on the explorer), and resolve once the explorer shows another state.
+  const visible = () => [...root.querySelectorAll('.tl-state')].filter(e => e.offsetParent !== null)
+                          .map(e => e.dataset.state);
+  const before = visible();
+  let start = null;
+  const mark = () => { if (start === null) start = performance.now(); };
+  for (const kind of ['keydown', 'change', 'input']) root.addEventListener(kind, mark, true);
+  window.__tlMoved = new Promise(resolve => {
+    const poll = () => {
+      const now = visible();
+      if (start !== null && now.length === 1 && now[0] !== before[0]) {
+        resolve({before, after: now, ms: performance.now() - start});
+      } else if (start !== null && performance.now() - start > 5000) {
+        resolve({before, after: now, ms: null});
+      } else { requestAnimationFrame(poll); }
+    };
+    requestAnimationFrame(poll);
+  });
+}"""
+
+
+def _move(page, control) -> str:
+    """Move ``control`` one step as a reader would (a key press on a slider's handle, the next
+    option of a dropdown); return the label of the new value."""
+    select = control.locator("select")
+    if select.count():
+        options = select.locator("option").all_inner_texts()
+        index = select.evaluate("s => s.selectedIndex")
+        label = options[(index + 1) % len(options)]
+        select.select_option(label=label)
+        return label
+    handle = control.locator(".noUi-handle, [role=slider]").first
+    at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+    return control.locator(".widget-readout").first.inner_text().strip()
+
+
+def _state(key: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in key.split("; "))
+
+
+def test_every_chapter_has_a_widget_that_answers_its_controls_offline(built_book, server, browser):
+    """On every chapter page, with no kernel and the network blocked: move each control of each
+    explorer and check that the page then shows the state drawn for the new value (its caption
+    names it), within 50 ms, with no console error; and that the page with all it loads stays
+    within 5 MB. Screenshots of each explorer before and after each move go to _build/screenshots."""
+    problems, report = [], []
+    chapters = sorted((built_book / "notebooks").glob("*.html"))
+    assert len(chapters) == 11
+    for chapter in chapters:
+        rel = chapter.relative_to(built_book).as_posix()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors = []
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server}/{rel}", wait_until="load")
+        try:
+            page.wait_for_selector(".tl-explorer .tl-state", state="attached", timeout=30_000)
+        except Exception:
+            problems.append(f"{rel}: no explorer rendered")
+            context.close()
+            continue
+        page.wait_for_load_state("networkidle")
+        weight = page.evaluate("performance.getEntriesByType('navigation')[0].decodedBodySize + "
+                               "performance.getEntriesByType('resource').reduce((s, r) => s + r.decodedBodySize, 0)")
+        if weight > 5 * 1024 * 1024:
+            problems.append(f"{rel}: the page and what it loads weigh {weight / 2**20:.1f} MB (> 5 MB)")
+        explorers = page.locator(".tl-explorer")
+        for i in range(explorers.count()):
+            root = explorers.nth(i)
+            root.scroll_into_view_if_needed()
+            names = root.evaluate("r => [...r.querySelectorAll('[class*=tl-control-]')].map(c => "
+                                  "[...c.classList].find(k => k.startsWith('tl-control-')).slice(11))")
+            if not names:
+                problems.append(f"{rel}: explorer {i} has no controls")
+            for name in names:
+                shot = SCREENSHOTS / "widgets" / f"{chapter.stem}.{i}.{name}"
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                root.screenshot(path=f"{shot}.before.png")
+                root.evaluate(_WATCH)
+                label = _move(page, root.locator(f".tl-control-{name}"))
+                moved = page.evaluate("window.__tlMoved")
+                moved["label"] = label
+                where = f"{rel}: explorer {i}, control {name!r}"
+                if moved["ms"] is None or len(moved["before"]) != 1:
+                    problems.append(f"{where}: the shown state did not change ({moved})")
+                    continue
+                old, new = _state(moved["before"][0]), _state(moved["after"][0])
+                changed = {k for k in new if new[k] != old.get(k)}
+                if changed != {name} or (moved["label"] is not None and new[name] != moved["label"]):
+                    problems.append(f"{where}: moved to {moved['label']!r} but shows {moved['after'][0]!r}")
+                if moved["ms"] > 50:
+                    problems.append(f"{where}: the new state took {moved['ms']:.0f} ms (> 50 ms)")
+                report.append(f"{rel} {i} {name}: {old[name]} -> {new[name]} in {moved['ms']:.1f} ms")
+                root.screenshot(path=f"{shot}.after.png")
+        if errors:
+            problems.append(f"{rel}: console errors: {errors[:5]}")
+        report.append(f"{rel}: {weight / 2**20:.2f} MB")
+        context.close()
+    (SCREENSHOTS / "widgets").mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "widgets" / "moves.txt").write_text("\n".join(report) + "\n", encoding="utf-8")
+    assert not problems, "\n".join(problems)
