@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import textwrap
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -34,13 +33,17 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tutorial_lib.gradients import decay_rate, gradient_grid
-from tutorial_lib.plots import PALETTE, new_figure, plot_attention, plot_grad_norms
+from tutorial_lib.gradients import decay_rate
+from tutorial_lib.plots import PALETTE
 
-__all__ = ["gradient_explorer", "alignment_explorer", "sampling_explorer", "explorer", "bars_html", "heatmap_html", "lines_svg", "figure_html", "state_key"]
+__all__ = ["gradient_explorer", "sampling_explorer", "explorer", "bars_html", "heatmap_html", "lines_svg", "figure_html", "state_key"]
 
 _STYLE = ("<style>.tl-stack > .p-TabBar, .tl-stack > .lm-TabBar, .tl-stack > .widget-tab-bar"
-          "{display: none !important}</style>")
+          "{display: none !important} .tl-explorer .widget-html, .tl-explorer .widget-html-content"
+          "{max-width: 100%} .tl-state {overflow-x: auto}"  # text wraps, wide tables scroll
+          # the widget area keeps its own text colour in a dark page theme: code and captions follow it
+          " .tl-explorer code, .tl-explorer pre, .tl-explorer caption {color: inherit}"
+          " .tl-explorer code, .tl-explorer pre {background: rgba(128, 128, 128, .14)}</style>")
 
 
 def state_key(values: dict[str, Any]) -> str:
@@ -65,7 +68,7 @@ def _control(widgets: Any, name: str, options: Sequence[Any], value: Any, descri
                                        continuous_update=True, style=style,
                                        layout=widgets.Layout(width="420px"))
     return widgets.Dropdown(options=pairs, value=value, description=description, style=style,
-                            layout=widgets.Layout(width="auto"))
+                            layout=widgets.Layout(width="auto", max_width="100%"))
 
 
 def _stack(widgets: Any, children: list[Any]) -> Any:
@@ -232,10 +235,10 @@ def heatmap_html(matrix: Any, rows: Sequence[str], cols: Sequence[str], *, vmax:
             cells.append(f"<td title='{esc(r)} / {esc(cols[j])}: {m[i, j]:.3f}' style='width:{cell}px;"
                          f"height:{cell}px;padding:0;border:{border};background:{_blue(m[i, j] / top)}'></td>")
         body.append(f"<tr><th style='text-align:right;font-weight:normal;font-family:monospace;"
-                    f"padding-right:4px'>{esc(r)}</th>{''.join(cells)}</tr>")
+                    f"white-space:nowrap;padding:0 4px 0 0'>{esc(r)}</th>{''.join(cells)}</tr>")
     caption = f"<caption style='caption-side:bottom;font-size:11px'>{esc(col_title)}" \
               f"{' ↓ rows: ' + esc(row_title) if row_title else ''}</caption>" if col_title or row_title else ""
-    return (f"<table style='border-collapse:collapse;font-size:11px;margin:2px 0'>{caption}"
+    return (f"<table style='border-collapse:collapse;font-size:11px;line-height:1.2;margin:2px 0'>{caption}"
             f"<tr><th></th>{head}</tr>{''.join(body)}</table>")
 
 
@@ -340,7 +343,6 @@ def figure_html(fig: Any, alt: str, *, dpi: float = 90) -> str:
     return f"<img alt='{html.escape(alt, quote=True)}' src='data:image/png;base64,{data}' style='max-width:100%'>"
 
 
-
 def _describe_factor(gamma: float, first: float) -> str:
     """One line of HTML that says what the fitted per-step factor γ means."""
     if not np.isfinite(gamma):
@@ -394,56 +396,6 @@ def gradient_explorer(hidden_size: int = 64, seed: int = 0, T: int = 100) -> Any
                                   "kind": "kind of W", "scale": "input scale"},
                     initial={"rho": 1.0, "activation": "tanh"},
                     title=f"Gradient reaching step k from a loss on the last state (T = {T})")
-
-
-def _png(fig: Any, dpi: float) -> bytes:
-    """The figure as PNG bytes at ``dpi``; the figure is closed."""
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def alignment_explorer(examples: list[dict[str, Any]], description: str = "sentence") -> Any:
-    """Pick a sentence, see where the decoder looked while translating it (chapter 5).
-
-    ``examples`` are mappings with "weights" (len(target), len(source)), "source", "target"
-    and optionally "alignment", "title", "xlabel", "ylabel" and "vmax", as for
-    :func:`tutorial_lib.plots.plot_attention`.
-    Every heatmap is drawn once, when the explorer is built, into a 2x PNG: on this book's
-    2-core machine drawing one takes about half a second, over the 200 ms a redraw may take, and
-    showing a drawn one takes milliseconds. Controls: a dropdown whose options are the examples'
-    titles (or "example k"). Returns a ``VBox``; ``choice`` is the dropdown, ``image`` the
-    ``Image`` it updates, ``pngs`` the drawn heatmaps and ``redraws`` counts the redraws.
-    The static counterpart is :func:`tutorial_lib.plots.plot_attention_grid`.
-    """
-    import ipywidgets as widgets
-
-    if not examples:
-        raise ValueError("examples must be a non-empty list of mappings")
-    names = [ex.get("title") or f"example {k + 1}" for k, ex in enumerate(examples)]
-    size, dpi = (5.6, 4.8), 110
-    pngs = []
-    for ex, name in zip(examples, names):
-        fig, ax = new_figure(figsize=size)
-        labels = {key: ex[key] for key in ("xlabel", "ylabel", "vmax") if key in ex}
-        plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax,
-                       title=textwrap.fill(name, 50), **labels)  # a long title on two lines, not cut off
-        pngs.append(_png(fig, 2 * dpi))  # 2x pixels, shown at 1x size: sharp on any screen
-    choice = widgets.Dropdown(options=list(zip(names, range(len(examples)))), value=0, description=description,
-                              style={"description_width": "initial"}, layout=widgets.Layout(width="95%"))
-    image = widgets.Image(value=pngs[0], format="png", width=f"{int(size[0] * dpi)}px")
-    box = widgets.VBox([choice, image])
-    box.choice, box.image, box.pngs, box.redraws = choice, image, pngs, 1
-
-    def redraw(change: Any = None) -> None:
-        image.value = pngs[choice.value]
-        box.redraws += 1
-
-    choice.observe(redraw, names="value")
-    return box
 
 
 def sampling_explorer(model: Any, tokenizer: Any, prompts: Sequence[str], length: int = 40, seed: int = 0,
