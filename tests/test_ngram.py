@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tutorial_lib.data import load_char_data
-from tutorial_lib.ngram import NGramModel, evaluate_orders
+from tutorial_lib.ngram import KneserNeyModel, NGramModel, evaluate_orders
 
 
 # ---------------------------------------------------------------- hand-computed cases
@@ -262,3 +262,91 @@ def test_context_count():
     assert model.context_count([3, 3]) == 0
     with pytest.raises(ValueError, match="context must have at least 2 tokens"):
         model.context_count([1])
+
+
+# ---------------------------------------------------------------- Kneser-Ney
+def reference_kneser_ney(train: list[int], order: int, V: int):
+    """Interpolated Kneser-Ney written from Chen and Goodman (1999) with dicts: slow, plain."""
+    grams = [Counter() for _ in range(order + 1)]  # grams[k][tuple of k tokens] = its count
+    for k in range(1, order + 1):
+        for t in range(len(train) - k + 1):
+            g = tuple(train[t : t + k])
+            if k == order:
+                grams[k][g] += 1
+        if k < order:  # continuation counts: distinct tokens seen before each k-gram
+            left = {tuple(train[t : t + k + 1]) for t in range(len(train) - k)}
+            for g in left:
+                grams[k][g[1:]] += 1
+    discount = {}
+    for k in range(1, order + 1):
+        n1 = sum(c == 1 for c in grams[k].values())
+        n2 = sum(c == 2 for c in grams[k].values())
+        discount[k] = n1 / (n1 + 2 * n2) if n1 else 0.5
+
+    def prob(history: tuple, x: int) -> float:
+        p = 1.0 / V
+        for k in range(1, order + 1):
+            h = history[len(history) - (k - 1) :] if k > 1 else ()
+            after = {g[-1]: c for g, c in grams[k].items() if g[:-1] == h}
+            total = sum(after.values())
+            if total:
+                D = discount[k]
+                p = (max(after.get(x, 0) - D, 0) + D * len(after) * p) / total
+        return p
+
+    return prob, [discount[k] for k in range(1, order + 1)]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_kneser_ney_matches_a_plain_reference(order):
+    rng = np.random.default_rng(order)
+    V = 5
+    # a text with structure (a repeated phrase) and noise, so every case of the formula occurs
+    train = [int(x) for x in np.concatenate([np.tile([0, 1, 2, 3], 30), rng.integers(0, V, 200)])]
+    test = [int(x) for x in rng.integers(0, V, 60)] + [4, 4, 4, 4, 4]  # includes unseen contexts
+    model = KneserNeyModel(order, V).fit(train)
+    prob, discounts = reference_kneser_ney(train, order, V)
+    np.testing.assert_allclose(model.discounts, discounts, rtol=1e-12)
+    expected = [
+        math.log(prob(tuple(test[t - order + 1 : t]), test[t])) for t in range(order - 1, len(test))
+    ]
+    np.testing.assert_allclose(model.log_probs(test), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("order", [1, 3, 6, 12])
+def test_kneser_ney_distributions_sum_to_one(order):
+    corpus = load_char_data(val_fraction=0.1)
+    V = corpus.tokenizer.vocab_size
+    model = KneserNeyModel(order, V).fit(corpus.train[:50_000])
+    val = corpus.val.numpy()
+    contexts = [val[t - order + 1 : t] for t in (100, 2_000, 30_000)]
+    contexts.append(np.array(corpus.tokenizer.encode("~|~|~|~|~|~|~|~|"))[: order - 1])  # unseen
+    for context in contexts:
+        p = model.next_distribution(context)
+        assert p.shape == (V,) and (p > 0).all()
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_kneser_ney_beats_add_alpha_on_the_book_text():
+    corpus = load_char_data(val_fraction=0.1)
+    V = corpus.tokenizer.vocab_size
+    kn = KneserNeyModel(6, V).fit(corpus.train).cross_entropy(corpus.val)
+    add = NGramModel(6, V).fit(corpus.train).cross_entropy(corpus.val)
+    assert kn < add - 0.3
+
+
+def test_kneser_ney_errors_name_the_argument():
+    with pytest.raises(ValueError, match="order"):
+        KneserNeyModel(0, 5)
+    with pytest.raises(ValueError, match="vocab_size"):
+        KneserNeyModel(2, 0)
+    model = KneserNeyModel(3, 5)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.log_probs([0, 1, 2])
+    with pytest.raises(ValueError, match="ids must have at least 4"):
+        model.fit([0, 1, 2])
+    model.fit([0, 1, 2, 3, 4, 0, 1])
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 5\)"):
+        model.log_probs([0, 1, 7])
+    with pytest.raises(ValueError, match="context must have at least 2"):
+        model.next_distribution([1])

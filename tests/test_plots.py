@@ -100,6 +100,12 @@ def test_plot_history():
     assert len(ax.get_lines()) == 4  # raw, smoothed, validation, baseline
     val = [ln for ln in ax.get_lines() if ln.get_label() == "validation"][0]
     assert list(val.get_xdata()) == [0, 50, 100]
+    fig = plots.plot_history(h, baseline=3.3, baselines={"a": 2.0, "b": 1.5})
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert lines["a"].get_ydata()[0] == 2.0 and lines["b"].get_ydata()[0] == 1.5
+    assert lines["a"].get_linestyle() != lines["b"].get_linestyle()
+    with pytest.raises(TypeError, match="baselines must be a mapping"):
+        plots.plot_history(h, baselines=[1.0])
     h.val_loss.pop()
     with pytest.raises(ValueError, match="history.val_loss"):
         plots.plot_history(h)

@@ -26,7 +26,7 @@ import torch
 
 from tutorial_lib import utils
 
-__all__ = ["NGramModel", "evaluate_orders", "DEFAULT_ALPHA"]
+__all__ = ["NGramModel", "KneserNeyModel", "evaluate_orders", "DEFAULT_ALPHA"]
 
 # The default pseudo-count. On the book's corpus (V = 94) alpha = 0.03 gave the lowest
 # validation cross-entropy of the values tried (0.003 .. 1), at order 4.
@@ -326,3 +326,117 @@ def evaluate_orders(
             }
         )
     return rows
+
+
+class KneserNeyModel:
+    """An interpolated Kneser-Ney n-gram model: the strong counting baseline.
+
+    Add-alpha smoothing gives every unseen continuation the same small share. Kneser-Ney
+    (Kneser and Ney 1995; Chen and Goodman 1999, whose interpolated form this is) does two
+    things better. It subtracts a fixed discount D from every count seen, and gives what it
+    took to the next shorter context (backing off to a window of n - 2 tokens, and so on down
+    to no context, then to 1/V):
+
+        p(x | h) = max(c(h, x) - D, 0) / c(h)  +  D * N1+(h, .) / c(h) * p(x | h')
+
+    where h' is h without its oldest token, c(h) is the sum of c(h, x) over x, and N1+(h, .)
+    the number of different tokens seen after h. A context never seen passes everything to
+    h'. And below the top order the count c(h', x) is not how often h' x occurred but in how
+    many different contexts (the number of distinct tokens seen just before h' x): a token
+    that follows many contexts is a good guess after a new one. D = n1 / (n1 + 2 n2) per order,
+    from the numbers of n-grams counted once (n1) and twice (n2).
+
+    Usage: ``KneserNeyModel(order=6, vocab_size=V).fit(train_ids).cross_entropy(val_ids)``.
+    Codes of long windows wrap around modulo 2 ** 64 as in :class:`NGramModel`.
+
+    Introduced in chapter 1.
+    """
+
+    def __init__(self, order: int, vocab_size: int) -> None:
+        """Create an empty (unfitted) model of order n >= 1 over ids in [0, vocab_size)."""
+        self._n = NGramModel(order, vocab_size)  # for its checks and its base-V codes
+        self.order, self.vocab_size = self._n.order, self._n.vocab_size
+        # per order k = 1..n: sorted gram codes, their counts, sorted context codes,
+        # each context's total count c(h) and number of distinct continuations N1+(h, .), and D
+        self._tables: dict[int, tuple] | None = None
+
+    def __repr__(self) -> str:
+        return f"KneserNeyModel(order={self.order}, vocab_size={self.vocab_size})"
+
+    def _codes(self, arr: np.ndarray, k: int) -> np.ndarray:
+        """Code of the k tokens ending at each position t = k-1 .. T-1, shape (T - k + 1,)."""
+        codes = np.zeros(arr.size - k + 1, dtype=np.uint64)
+        for j in range(k):
+            codes = codes * np.uint64(self.vocab_size) + arr[j : arr.size - k + 1 + j].astype(
+                np.uint64
+            )
+        return codes
+
+    def fit(self, ids: Sequence[int] | np.ndarray | torch.Tensor) -> KneserNeyModel:
+        """Count, for every order k = 1 .. n, the k-grams of ``ids`` (shape (T,), T > order).
+
+        Returns the model itself.
+        """
+        arr = self._n._as_ids(ids, "ids", min_len=self.order + 1)
+        self._tables = {}
+        for k in range(1, self.order + 1):
+            grams = self._codes(arr, k)  # index i: the k-gram starting at position i
+            contexts = self._codes(arr, k - 1)  # index i: its first k - 1 tokens
+            if k == self.order:  # the top order counts occurrences
+                keys, first, counts = np.unique(grams, return_index=True, return_counts=True)
+                ctx = contexts[first]
+            else:  # lower orders count distinct tokens seen just before the k-gram
+                _, longer = np.unique(self._codes(arr, k + 1), return_index=True)
+                keys, first, counts = np.unique(
+                    grams[longer + 1], return_index=True, return_counts=True
+                )
+                ctx = contexts[longer + 1][first]
+            n1, n2 = np.sum(counts == 1), np.sum(counts == 2)
+            # with no n-gram seen once the formula gives D = 0, which would leave nothing
+            # for unseen tokens (tiny texts); take 0.5 then
+            discount = n1 / (n1 + 2 * n2) if n1 else 0.5
+            ctx_keys, which = np.unique(ctx, return_inverse=True)
+            totals = np.bincount(which, weights=counts)  # c(h)
+            kinds = np.bincount(which)  # N1+(h, .)
+            self._tables[k] = (keys, counts, ctx_keys, totals, kinds, float(discount))
+        return self
+
+    @property
+    def discounts(self) -> list[float]:
+        """The discount D of each order k = 1 .. n."""
+        if self._tables is None:
+            raise RuntimeError("this KneserNeyModel is not fitted yet: call fit(train_ids) first")
+        return [self._tables[k][5] for k in range(1, self.order + 1)]
+
+    def log_probs(self, ids: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
+        """``log p(ids[t] | ids[t-n+1 .. t-1])`` for t = n-1 .. T-1, shape (T - n + 1,).
+
+        The same positions as :meth:`NGramModel.log_probs` scores, so the two compare.
+        """
+        self.discounts  # raises if not fitted
+        arr = self._n._as_ids(ids, "ids", min_len=self.order)
+        n = self.order
+        p = np.full(arr.size - n + 1, 1.0 / self.vocab_size)  # below order 1: uniform
+        for k in range(1, n + 1):  # from no context up to the full window
+            keys, counts, ctx_keys, totals, kinds, discount = self._tables[k]
+            grams = self._codes(arr, k)[n - k :]  # the k-gram ending at each scored position
+            contexts = self._codes(arr, k - 1)[n - k : n - k + grams.size]
+            c = _count_in(keys, counts, grams)
+            total = _count_in(ctx_keys, totals, contexts)
+            kind = _count_in(ctx_keys, kinds, contexts)
+            seen = total > 0
+            total = np.where(seen, total, 1)
+            p = np.where(seen, (np.maximum(c - discount, 0) + discount * kind * p) / total, p)
+        return np.log(p)
+
+    def cross_entropy(self, ids: Sequence[int] | np.ndarray | torch.Tensor) -> float:
+        """Mean negative log-likelihood, in nats per token, over the scored positions of ``ids``."""
+        return float(-self.log_probs(ids).mean())
+
+    def next_distribution(self, context: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
+        """Probabilities of the next token given the last n - 1 tokens of ``context``, shape (V,)."""
+        tokens = self._n._as_ids(context, "context", min_len=self.order - 1)
+        window = tokens[tokens.size - (self.order - 1) :] if self.order > 1 else tokens[:0]
+        rows = np.concatenate([np.tile(window, (self.vocab_size, 1)),
+                               np.arange(self.vocab_size)[:, None]], axis=1)
+        return np.exp(np.array([self.log_probs(row)[0] for row in rows]))

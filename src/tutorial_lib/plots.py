@@ -190,13 +190,17 @@ def plot_history(
     ax: Axes | None = None,
     baseline: float | None = None,
     baseline_label: str | None = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> Figure:
     """Loss curves of a :class:`tutorial_lib.train.History` (chapter 2).
 
     The per-batch training loss is drawn faintly with a short moving average on
     top; validation evaluations are joined points. ``baseline`` adds a dashed
-    reference line (e.g. ``log(V)``, the loss of a uniform guess). Returns the figure.
+    reference line (e.g. ``log(V)``, the loss of a uniform guess); ``baselines`` maps
+    further labels to values, each drawn in its own line style. Returns the figure.
     """
+    if baselines is not None and not isinstance(baselines, Mapping):
+        raise TypeError(f"baselines must be a mapping label -> value, got {type(baselines).__name__}")
     n = _same_length(**{"history.steps": history.steps, "history.train_loss": history.train_loss})
     _same_length(**{"history.val_steps": history.val_steps, "history.val_loss": history.val_loss})
     fig, ax = _axes(ax)
@@ -212,6 +216,8 @@ def plot_history(
         ax.plot(history.val_steps, history.val_loss, "o-", color=PALETTE[1], markersize=4, label="validation")
     if baseline is not None:
         ax.axhline(baseline, color="grey", linestyle="--", linewidth=1.2, label=baseline_label or "baseline")
+    for (label, value), style in zip((baselines or {}).items(), [":", "-.", (0, (5, 1, 1, 1))]):
+        ax.axhline(value, color="black", linestyle=style, linewidth=1.2, label=label)
     ax.set(xlabel="optimisation step", ylabel="loss (nats per token)", title=title)
     ax.legend()
     return fig
@@ -263,7 +269,7 @@ def plot_order_sweep(
         ax2.set(
             xlabel="n-gram order n",
             ylabel="validation contexts seen (%)",
-            title="Long contexts are rarely seen in training",
+            title="Share of validation contexts seen in training",
             xticks=list(orders),
             ylim=(0, 105),
         )
@@ -376,15 +382,15 @@ def plot_grad_norms(
 
 def plot_gradient_grid(
     grid: Mapping[str, Any],
-    ylim: tuple[float, float] = (1e-12, 1e6),
+    ylim: tuple[float, float] | None = None,
     title: str = "The gradient reaching step k shrinks or grows geometrically with T - k",
 ) -> Figure:
     """Small multiples of ``‖∂L/∂h_k‖``: one panel per activation, one line per spectral radius ρ (chapter 3).
 
     ``grid`` is the dict of :func:`tutorial_lib.gradients.gradient_grid` (keys ``"radii"`` (R,),
-    ``"activations"`` (A,), ``"T"``, ``"norms"`` (R, A, T)). The panels share a log y-axis clipped
-    to ``ylim``, so curves that vanish below or explode above it leave the panel; one legend names
-    the radii. Returns the figure.
+    ``"activations"`` (A,), ``"T"``, ``"norms"`` (R, A, T)). The panels share a log y-axis; with
+    ``ylim`` None it spans every curve, smallest to largest value, so none leaves the panel; a
+    given ``ylim`` clips to it. One legend names the radii. Returns the figure.
     """
     for key in ("radii", "activations", "T", "norms"):
         if key not in grid:
@@ -396,6 +402,9 @@ def plot_gradient_grid(
         raise ValueError(f"grid['norms'] must have shape (len(radii), len(activations), T) = {expected}, "
                          f"got {norms.shape}")
     A = len(activations)
+    if ylim is None:
+        positive = norms[np.isfinite(norms) & (norms > 0)]
+        ylim = (positive.min() / 10, positive.max() * 10) if positive.size else (1e-12, 1e6)
     fig, axes = new_figure(ncols=A, figsize=(min(9.0, 2.2 * A + 0.6), 4.0), sharey=True, squeeze=False)
     # the radii are ordered, so a sequential colour-blind-safe map (dark = small ρ), not PALETTE
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(radii)))
