@@ -178,6 +178,10 @@ def test_plot_gate_traces_draws_gates_and_one_line_per_symbol():
     assert len(left.get_lines()) == 3 and len(right.get_lines()) == 3  # f, i, o; symbols 0, 1, 2
     assert _labelled(left) and _labelled(right) and "unit 2" in right.get_ylabel()
     np.testing.assert_allclose(right.get_lines()[1].get_ydata(), trace["C"][y == 1, :, 2].mean(0))
+    # the left panel draws the same unit's gates, steps numbered from 1
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), trace["f"][:, :, 2].mean(0))
+    assert list(left.get_lines()[0].get_xdata()) == list(range(1, T + 1))
+    assert len({ln.get_linestyle() for ln in left.get_lines()}) == 3 and "unit 2" in left.get_title()
     with pytest.raises(ValueError, match="missing 'o'"):
         plots.plot_gate_traces({k: trace[k] for k in ("f", "i", "C")}, y, 0)
     with pytest.raises(ValueError, match=r"y must have shape \(B,\) = \(12,\)"):

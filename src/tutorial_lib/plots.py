@@ -438,8 +438,8 @@ def plot_gate_traces(
     ``trace`` maps "f", "i", "o" and "C" to arrays (B, T, d_h), as returned by
     :meth:`tutorial_lib.gates.SequenceClassifier.trace` for B sequences of the same length;
     ``y`` (B,) is the symbol each sequence must remember (its first token). Left: the forget,
-    input and output gates averaged over sequences and units, with the 10-90% range across
-    units shaded. Right: C_t of unit ``unit``, averaged over the sequences that share a symbol,
+    input and output gates of unit ``unit`` averaged over sequences, one line style each, with
+    the 10-90% range across all units shaded. Steps are numbered 1..T. Right: C_t of unit ``unit``, averaged over the sequences that share a symbol,
     one line per symbol: lines that stay apart mean the cell still holds the symbol.
     Returns the figure.
     """
@@ -458,15 +458,16 @@ def plot_gate_traces(
     if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < d_h:
         raise ValueError(f"unit must be an int in [0, {d_h}), got {unit!r}")
     fig, (left, right) = new_figure(ncols=2, figsize=(9.0, 3.8))
-    t = np.arange(T)
+    t = np.arange(1, T + 1)  # steps 1..T: the symbol at step 1, the query at step T
     names = {"f": "forget gate f_t", "i": "input gate i_t", "o": "output gate o_t"}
-    for color, (key, label) in zip(PALETTE, names.items()):
+    for color, style, (key, label) in zip(PALETTE, ["-", "--", ":"], names.items()):
         per_unit = arrays[key].mean(axis=0)  # (T, d_h): mean over sequences
-        left.plot(t, per_unit.mean(axis=1), color=color, label=label)
+        left.plot(t, per_unit[:, unit], color=color, linestyle=style, linewidth=2, label=label)
         lo, hi = np.percentile(per_unit, [10, 90], axis=1)
-        left.fill_between(t, lo, hi, color=color, alpha=0.2, linewidth=0)
+        left.fill_between(t, lo, hi, color=color, alpha=0.15, linewidth=0)
     left.set_ylim(0, 1.05)
-    left.set(xlabel="time step t", ylabel="gate value (mean, 10-90% of units)", title="gates")
+    left.set(xlabel="time step t", ylabel="gate value (mean over sequences)",
+             title=f"gates of unit {unit} (bands: 10-90% of all units)")
     left.legend(loc="lower left", fontsize=9)
     symbols = np.unique(y)
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(symbols)))
