@@ -91,6 +91,17 @@ def test_plot_curves_rejects_mismatched_lengths():
         plots.plot_curves({}, "x", "y", "t")
 
 
+def test_plot_curves_styles_and_legend_place():
+    curves = {"a": ([1, 2], [3, 4]), "b": ([1, 2], [4, 5])}
+    fig = plots.plot_curves(curves, "x", "y", "t", styles={"b": {"color": "black", "linestyle": ":"}},
+                            legend_loc="lower right")
+    a, b = fig.axes[0].get_lines()
+    assert b.get_linestyle() == ":" and b.get_color() == "black" and a.get_linestyle() == "-"
+    assert fig.axes[0].get_legend()._loc == 4  # lower right
+    with pytest.raises(ValueError, match=r"styles\['c'\]"):
+        plots.plot_curves(curves, "x", "y", "t", styles={"c": {}})
+
+
 def test_plot_history():
     h = History(steps=list(range(100)), train_loss=[3.0 - 0.01 * i for i in range(100)],
                 grad_norm=[1.0] * 100, lr=[1e-3] * 100, val_steps=[0, 50, 100], val_loss=[3.1, 2.6, 2.1])

@@ -170,6 +170,47 @@ def test_accuracy_by_length_by_hand():
     assert scores[3] == pytest.approx((1.0, 0.0))  # every word right, but one too many
     with pytest.raises(ValueError, match="same length"):
         seq2seq.accuracy_by_length([a], [])
+    # a dropped word costs one word, not every word after it
+    d = tasks.TranslationPair(list("abcde"), list("ABCDE"), [0, 1, 2, 3, 4])
+    assert seq2seq.accuracy_by_length([d], [list("ACDE")])[5] == pytest.approx((0.8, 0.0))
+
+
+@pytest.mark.parametrize(
+    "reference, predicted, hits",
+    [
+        ("abcde", "abcde", [1, 1, 1, 1, 1]),
+        ("abcde", "acde", [1, 0, 1, 1, 1]),  # a deletion
+        ("abcde", "abXcde", [1, 1, 1, 1, 1]),  # an insertion
+        ("abcde", "abXde", [1, 1, 0, 1, 1]),  # a substitution
+        ("abc", "", [0, 0, 0]),
+        ("", "abc", []),
+    ],
+)
+def test_aligned_hits_against_edit_distance(reference, predicted, hits):
+    got = seq2seq.aligned_hits(list(reference), list(predicted))
+    assert got == [bool(h) for h in hits]
+
+
+def test_aligned_hits_count_matches_an_independent_edit_distance():
+    # the number of hits of a minimum-edit alignment, checked against a brute force
+    # over all alignments of short random strings (max matches among minimum-edit ones)
+    import itertools
+    import random
+
+    def best(r, p):
+        if not r or not p:
+            return (len(r) + len(p), 0)
+        same = r[0] == p[0]
+        options = [(e + (not same), m - same) for e, m in [best(r[1:], p[1:])]]
+        options.append(tuple(a + b for a, b in zip(best(r[1:], p), (1, 0))))
+        options.append(tuple(a + b for a, b in zip(best(r, p[1:]), (1, 0))))
+        return min(options)
+
+    rng = random.Random(0)
+    for _ in range(200):
+        r = [rng.choice("ab") for _ in range(rng.randint(0, 6))]
+        p = [rng.choice("ab") for _ in range(rng.randint(0, 6))]
+        assert sum(seq2seq.aligned_hits(r, p)) == -best(r, p)[1]
 
 
 def test_model_rejects_bad_input(vocabs):

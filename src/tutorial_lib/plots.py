@@ -138,6 +138,8 @@ def plot_curves(
     marker: str | None = None,
     logx: bool = False,
     spread: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    legend_loc: str = "best",
 ) -> Figure:
     """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
 
@@ -146,7 +148,10 @@ def plot_curves(
     base 2 with a tick at every measured x when there are at most 12 (chapter 6), else base 10
     with matplotlib's own ticks (chapter 7). ``marker`` (e.g. "o") marks every
     measured point. ``spread`` maps a curve's label to ``(low, high)`` at each of its x: a band
-    in the curve's colour, such as the range over seeds (chapter 3). Returns the figure.
+    in the curve's colour, such as the range over seeds (chapter 3). ``styles`` maps a curve's
+    label to keyword arguments of ``ax.plot`` (``color``, ``linestyle``, ...), for example one
+    colour per model and one line style per decoding rule (chapter 5). ``legend_loc`` places the
+    legend (matplotlib's names, "outside right" for beside the axes). Returns the figure.
     """
     if not isinstance(curves, Mapping) or len(curves) == 0:
         raise ValueError("curves must be a non-empty mapping label -> (x, y)")
@@ -159,9 +164,12 @@ def plot_curves(
             raise ValueError(f"spread[{label!r}] must be a pair (low, high) for one of the curves {list(curves)}")
         _same_length(**{f"curves[{label!r}] x": curves[label][0], f"spread[{label!r}] low": band[0],
                         f"spread[{label!r}] high": band[1]})
+    for label in styles or {}:
+        if label not in curves or not isinstance(styles[label], Mapping):
+            raise ValueError(f"styles[{label!r}] must be a mapping of plot options for one of the curves {list(curves)}")
     fig, ax = _axes(ax)
     for label, (x, y) in curves.items():
-        (line,) = ax.plot(x, y, label=label, marker=marker)
+        (line,) = ax.plot(x, y, label=label, marker=marker, **(styles or {}).get(label, {}))
         if spread and label in spread:
             ax.fill_between(x, *spread[label], color=line.get_color(), alpha=0.2, linewidth=0)
     if hline is not None:
@@ -180,7 +188,10 @@ def plot_curves(
     elif all(float(v).is_integer() for _, (x, _) in curves.items() for v in x):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no ticks between integer x
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend()
+    if legend_loc == "outside right":
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    else:
+        ax.legend(loc=legend_loc)
     return fig
 
 

@@ -20,7 +20,7 @@ Training uses **teacher forcing**: y_{i-1} in (5.4) is the true previous word. T
 - ``make_batch``      pairs of :mod:`tutorial_lib.tasks` -> padded id tensors
 - ``batch_sampler``   random batches of pairs for :func:`tutorial_lib.train.train`
 - ``Seq2SeqConfig``, ``Seq2Seq``, ``seq2seq_loss``
-- ``translate``, ``accuracy_by_length``   decode a test set and score it per source length
+- ``translate``, ``aligned_hits``, ``accuracy_by_length``   decode a test set and score it per source length
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tutorial_lib.tasks import TranslationPair
 from tutorial_lib.utils import check_ids
 
 __all__ = ["PAD", "BOS", "EOS", "Vocab", "make_batch", "batch_sampler", "Seq2SeqConfig", "Seq2Seq", "seq2seq_loss",
-           "translate", "accuracy_by_length"]
+           "translate", "aligned_hits", "accuracy_by_length"]
 
 PAD, BOS, EOS = 0, 1, 2  # ids of the special tokens, the same in every Vocab
 SPECIALS = ("<pad>", "<bos>", "<eos>")
@@ -259,16 +259,52 @@ def translate(model: Seq2Seq, pairs: list[TranslationPair], src_vocab: Vocab, tg
     return words, weights
 
 
+def aligned_hits(reference: list[str], predicted: list[str]) -> list[bool]:
+    """For each reference word, is it matched in a minimum edit-distance alignment (chapter 5)?
+
+    Comparing position by position makes one dropped or added word turn every later word
+    wrong, although the rest of the translation is right. Instead align the two word lists
+    as the word error rate of speech recognition does, with the fewest substitutions,
+    deletions and insertions (Levenshtein), and mark a reference word right when the
+    alignment pairs it with the same predicted word. Of the alignments with fewest edits,
+    the one with most matches is used. Returns one bool per reference word.
+    """
+    n, m = len(reference), len(predicted)
+    # cost[i][j]: (edits, -matches) of aligning reference[:i] with predicted[:j]
+    cost = [[(i + j, 0) for j in range(m + 1)] for i in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            same = reference[i - 1] == predicted[j - 1]
+            diagonal = cost[i - 1][j - 1]
+            cost[i][j] = min(
+                (diagonal[0] + (not same), diagonal[1] - same),  # match or substitution
+                (cost[i - 1][j][0] + 1, cost[i - 1][j][1]),  # reference word deleted
+                (cost[i][j - 1][0] + 1, cost[i][j - 1][1]),  # predicted word inserted
+            )
+    hits, i, j = [False] * n, n, m
+    while i > 0 and j > 0:  # walk back along one best alignment
+        same = reference[i - 1] == predicted[j - 1]
+        if cost[i][j] == (cost[i - 1][j - 1][0] + (not same), cost[i - 1][j - 1][1] - same):
+            hits[i - 1] = same
+            i, j = i - 1, j - 1
+        elif cost[i][j] == (cost[i - 1][j][0] + 1, cost[i - 1][j][1]):
+            i -= 1
+        else:
+            j -= 1
+    return hits
+
+
 def accuracy_by_length(pairs: list[TranslationPair], predicted: list[list[str]]) -> dict[int, tuple[float, float]]:
     """Per source length L: (word accuracy, sentence accuracy) of ``predicted`` (chapter 5).
 
-    Word accuracy is the fraction of target positions j with predicted[j] == target[j] (a
-    missing word is wrong); sentence accuracy is the fraction translated exactly.
+    Word accuracy is the fraction of target words matched in a minimum edit-distance
+    alignment with the prediction (:func:`aligned_hits`), so a dropped word costs one word,
+    not every word after it; sentence accuracy is the fraction translated exactly.
     """
     if len(pairs) != len(predicted):
         raise ValueError(f"pairs and predicted must have the same length, got {len(pairs)} and {len(predicted)}")
     by_length: dict[int, list[tuple[float, float]]] = {}
     for p, w in zip(pairs, predicted):
-        right = sum(a == b for a, b in zip(p.target, w))
+        right = sum(aligned_hits(p.target, w))
         by_length.setdefault(len(p.source), []).append((right / len(p.target), float(w == p.target)))
     return {L: tuple(np.mean(v, axis=0).tolist()) for L, v in sorted(by_length.items())}
