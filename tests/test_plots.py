@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -89,6 +90,20 @@ def test_plot_curves_rejects_mismatched_lengths():
         plots.plot_curves({"a": ([0, 1, 2], [1.0, 2.0])}, "x", "y", "t")
     with pytest.raises(ValueError, match="curves"):
         plots.plot_curves({}, "x", "y", "t")
+
+
+def test_plot_curves_log_ticks_and_slopes():
+    x = [32, 64, 128, 256]
+    fig = plots.plot_curves({"a": (x, [1.0, 2.1, 4.3, 9.0])}, "T", "ms", "t", logx=True, logy=True,
+                            slopes={"O(T)": 1, "O(T²)": 2})
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    np.testing.assert_allclose(lines["O(T²)"].get_ydata(), [1.0, 64.0])  # (256/32)^2 from the first point
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("10^" not in t and "×" not in t for t in labels)  # plain 1, 2, 5, 10 ...
+    with pytest.raises(ValueError, match="slopes need logx"):
+        plots.plot_curves({"a": (x, [1, 2, 3, 4])}, "T", "ms", "t", slopes={"O(T)": 1})
 
 
 def test_plot_curves_styles_and_legend_place():

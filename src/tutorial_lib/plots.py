@@ -18,7 +18,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 if TYPE_CHECKING:  # only for the type hint; plots does not need torch
     from tutorial_lib.train import History
@@ -140,6 +140,7 @@ def plot_curves(
     spread: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     styles: Mapping[str, Mapping[str, Any]] | None = None,
     legend_loc: str = "best",
+    slopes: Mapping[str, float] | None = None,
 ) -> Figure:
     """Several labelled lines ``label -> (x, y)`` on one axes, with a legend (all chapters).
 
@@ -151,7 +152,10 @@ def plot_curves(
     in the curve's colour, such as the range over seeds (chapter 3). ``styles`` maps a curve's
     label to keyword arguments of ``ax.plot`` (``color``, ``linestyle``, ...), for example one
     colour per model and one line style per decoding rule (chapter 5). ``legend_loc`` places the
-    legend (matplotlib's names, "outside right" for beside the axes). Returns the figure.
+    legend (matplotlib's names, "outside right" for beside the axes). ``slopes`` (with ``logx``
+    and ``logy``) maps a label such as "O(T²)" to a power p and draws a thin grey reference line
+    y ∝ x^p through the first point of the first curve. A log y-axis spanning three decades or
+    fewer is labelled at 1, 2 and 5 times each power of ten, in plain numbers. Returns the figure.
     """
     if not isinstance(curves, Mapping) or len(curves) == 0:
         raise ValueError("curves must be a non-empty mapping label -> (x, y)")
@@ -174,8 +178,21 @@ def plot_curves(
             ax.fill_between(x, *spread[label], color=line.get_color(), alpha=0.2, linewidth=0)
     if hline is not None:
         ax.axhline(hline, color="grey", linestyle="--", linewidth=1.2, label=hline_label or "reference")
+    if slopes:
+        if not (logx and logy):
+            raise ValueError("slopes need logx=True and logy=True: a power law is a line on log-log axes")
+        x0, y0 = (np.asarray(v, dtype=float) for v in next(iter(curves.values())))
+        xs = np.array([x0.min(), x0.max()])
+        for (label, power), style in zip(slopes.items(), [(0, (1, 2)), (0, (4, 2)), (0, (6, 2, 1, 2))]):
+            ax.plot(xs, y0[np.argmin(x0)] * (xs / xs[0]) ** float(power), color="grey",
+                    linewidth=1, linestyle=style, label=label)
     if logy:
         ax.set_yscale("log")
+        low, high = (v for v in ax.get_ylim())
+        if 0 < low and high / low <= 1e3:  # few decades: label 1, 2, 5 x 10^k in plain numbers
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
     if logx:
         ticks = sorted({float(v) for _, (x, _) in curves.items() for v in x})
         if len(ticks) <= 12:
