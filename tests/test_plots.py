@@ -257,6 +257,8 @@ def test_plot_attention_grid_and_rows():
 
     ex = {"weights": np.eye(2), "source": ["a", "b"], "target": ["x", "y"], "title": "one"}
     fig = plots.plot_attention_grid([ex, ex, ex], ncols=2)
+    assert fig.dpi == 80  # a large grid: fewer pixels
+    assert plots.plot_attention_grid([ex, ex], ncols=2).dpi != 80
     visible = [ax for ax in fig.axes if ax.get_visible() and ax.images]
     assert len(visible) == 3 and visible[0].get_title() == "one"
     with pytest.raises(ValueError, match="non-empty"):

@@ -322,7 +322,7 @@ def plot_char_frequencies(
     fig, ax = _axes(ax)
     labels = [_visible(chars[i]) for i in order]
     ax.bar(range(len(order)), [counts[i] for i in order], color=PALETTE[0])
-    ax.set_xticks(range(len(order)), labels)
+    ax.set_xticks(range(len(order)), labels, fontfamily="monospace")  # l, I and | differ in a fixed-width font
     ax.grid(axis="x", visible=False)
     ax.set(xlabel="character", ylabel="count (occurrences)", title=title)
     return fig
@@ -349,7 +349,7 @@ def plot_next_char_distribution(
     fig, ax = _axes(ax)
     bars = ax.barh(range(len(order)), p[order], color=PALETTE[0])
     ax.bar_label(bars, fmt="%.2f", padding=2, fontsize=9)
-    ax.set_yticks(range(len(order)), [_visible(chars[i]) for i in order])
+    ax.set_yticks(range(len(order)), [_visible(chars[i]) for i in order], fontfamily="monospace")
     ax.invert_yaxis()  # most likely on top
     ax.grid(axis="y", visible=False)
     ax.set_xlim(0, min(1.0, 1.15 * float(p[order].max()) + 0.02) if len(order) else 1.0)
@@ -577,8 +577,8 @@ def plot_attention_grid(
     """Several :func:`plot_attention` panels side by side, one shared colour bar (chapter 5).
 
     Each example is a mapping with "weights", "source", "target" and optionally "alignment",
-    "title", "xlabel" and "ylabel"; ``vmax`` is the top of the shared colour scale. Returns the
-    figure.
+    "title", "xlabel" and "ylabel"; ``vmax`` is the top of the shared colour scale. Grids of more
+    than two panels are drawn at 80 dpi (160 on a high-resolution screen). Returns the figure.
     """
     if not examples:
         raise ValueError("examples must be a non-empty sequence of mappings")
@@ -587,6 +587,8 @@ def plot_attention_grid(
     ncols = min(ncols, len(examples))
     nrows = -(-len(examples) // ncols)
     fig, axes = new_figure(ncols=ncols, nrows=nrows, figsize=(4.6 * ncols, 4.2 * nrows), squeeze=False)
+    if nrows * ncols > 2:  # a large grid of heatmaps: fewer pixels, so the notebook stays small;
+        fig.set_dpi(80)  # the book shows it at its column width, where 80 dpi is still sharp
     for ax, ex in zip(axes.flat, examples):
         labels = {key: ex[key] for key in ("xlabel", "ylabel") if key in ex}
         plot_attention(ex["weights"], ex["source"], ex["target"], ex.get("alignment"), ax=ax,
