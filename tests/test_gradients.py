@@ -187,10 +187,11 @@ def test_jacobians_of_identity_rnn_with_orthogonal_W():
     T = 25
     U, x, _ = _inputs(T=T)
     out = G.jacobian_norms(G.recurrent_matrix(16, 0.9, seed=1), U, x, activation="identity")
-    assert set(out) == {"step", "product", "mean_derivative"}
+    assert set(out) == {"step", "product", "mean_derivative", "rms_derivative"}
     np.testing.assert_allclose(out["step"], 0.9, rtol=1e-5)
     np.testing.assert_allclose(out["product"], 0.9 ** (T - np.arange(1, T + 1)), rtol=1e-4)
     np.testing.assert_allclose(out["mean_derivative"], 1.0)
+    np.testing.assert_allclose(out["rms_derivative"], 1.0)
 
 
 @pytest.mark.parametrize("activation, bound", [("tanh", 1.0), ("sigmoid", 0.25), ("relu", 1.0)])
@@ -208,6 +209,9 @@ def test_jacobians_match_autograd_and_bound_the_gradient(activation, bound):
     np.testing.assert_allclose(out["step"], steps, rtol=1e-10)
     assert out["product"][-1] == pytest.approx(1.0)
     assert np.all((out["mean_derivative"] >= 0) & (out["mean_derivative"] <= bound))
+    # the root mean square is never below the mean (Jensen), and never above the bound
+    assert np.all(out["rms_derivative"] >= out["mean_derivative"] - 1e-12)
+    assert np.all(out["rms_derivative"] <= bound)
     # ‖v^T P‖ <= ‖P‖ for the unit vector v: the gradient never exceeds the product's norm
     norms = G.hidden_grad_norms(W, U, x[:, :1], activation=activation, b_h=b_h)
     assert np.all(norms <= out["product"] * (1 + 1e-9))
@@ -220,6 +224,18 @@ def test_product_norm_decays_at_the_rate_of_the_gradient():
     norms = G.hidden_grad_norms(W, U, x, "tanh")
     assert G.decay_rate(out["product"]) == pytest.approx(G.decay_rate(norms), abs=0.05)
     assert G.decay_rate(norms) < 0.95                      # tanh at ρ = 1: it vanishes
+
+
+@pytest.mark.parametrize("rho, scale", [(0.8, 1.0), (1.2, 1.0), (1.2, 3.0), (2.0, 3.0)])
+def test_rms_derivative_times_rho_predicts_the_rate(rho, scale):
+    # orthogonal W spreads the gradient over the units: each step scales its squared norm by
+    # the mean of σ'², so γ ≈ ρ·rms σ'; the mean of σ' alone underestimates it
+    U, x, _ = _inputs(T=100, B=4, d_h=64)
+    W = G.recurrent_matrix(64, rho, seed=3)
+    out = G.jacobian_norms(W, U, scale * x, "tanh")
+    gamma = G.decay_rate(G.hidden_grad_norms(W, U, scale * x[:, :1], "tanh"))
+    assert gamma == pytest.approx(rho * out["rms_derivative"].mean(), rel=0.06)
+    assert gamma > rho * out["mean_derivative"].mean()
 
 
 # ---- decay_rate ----------------------------------------------------------------------------

@@ -115,6 +115,10 @@ def test_plot_curves_styles_and_legend_place():
     assert fig.axes[0].get_legend()._loc == 4  # lower right
     with pytest.raises(ValueError, match=r"styles\['c'\]"):
         plots.plot_curves(curves, "x", "y", "t", styles={"c": {}})
+    # a style's marker replaces the shared one for its curve only
+    fig = plots.plot_curves(curves, "x", "y", "t", marker="o", styles={"b": {"marker": "s"}})
+    a, b = fig.axes[0].get_lines()
+    assert (a.get_marker(), b.get_marker()) == ("o", "s")
 
 
 def test_plot_history():

@@ -3,13 +3,14 @@ gradients, float64), masks, positional encodings, the three variants, and bad in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from tutorial_lib import seq2seq, transformer
+from tutorial_lib import seq2seq, transformer, utils
 from tutorial_lib.transformer import TransformerConfig
 
 TIGHT = {"rtol": 1e-9, "atol": 1e-10}  # float64
@@ -142,6 +143,22 @@ def test_gpt_is_causal_and_ties_weights():
     assert model.head.weight is model.embed.tokens.weight
     with pytest.raises(ValueError, match="more than block_size = 8"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_without_positions_an_encoder_reads_a_bag_and_a_decoder_still_sees_order():
+    torch.manual_seed(7)
+    cfg = TransformerConfig(vocab_size=12, block_size=10, n_layer=2, n_head=2, n_embd=16, positions="none")
+    ids, shuffled = torch.tensor([[3, 4, 5, 6, 7]]), torch.tensor([[6, 4, 7, 3, 5]])
+    clf = transformer.EncoderClassifier(cfg, num_classes=3).double().eval()
+    torch.testing.assert_close(clf(ids), clf(shuffled), **TIGHT)  # mean over a set: order-free
+    assert transformer.Embedding(cfg).positions.abs().sum() == 0
+    gpt = transformer.GPT(cfg).double().eval()
+    swapped = torch.tensor([[4, 3, 5, 6, 7]])                        # the first two swapped
+    # the causal mask alone tells the two orders apart: the same tokens, the same last token,
+    # another last prediction (layer 1's earlier positions saw different prefixes)
+    assert not torch.allclose(gpt(ids)[:, -1], gpt(swapped)[:, -1], atol=1e-6)
+    with_learned = transformer.GPT(dataclasses.replace(cfg, positions="learned"))
+    assert utils.count_parameters(with_learned) - utils.count_parameters(gpt) == 10 * 16
 
 
 def test_encoder_classifier_and_encoder_decoder_ignore_padding():

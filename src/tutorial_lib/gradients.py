@@ -172,7 +172,9 @@ def jacobian_norms(W: Tensor, U: Tensor, x: Tensor, activation: str = "tanh",
     With ``J_k = ∂h_k/∂h_{k-1} = diag(σ'(z_k)) W`` and ``z_k = W h_{k-1} + U x_k + b_h``, returns
     float64 arrays (T,) under the keys ``"step"``: ``‖J_k‖₂`` (spectral norm), ``"product"``:
     ``‖J_T J_{T-1} ... J_{k+1}‖₂`` (1 at k = T; it bounds ‖∂L/∂h_k‖ of :func:`hidden_grad_norms`
-    and decays at the same rate), and ``"mean_derivative"``: the mean of ``|σ'(z_k)|``.
+    and decays at the same rate), ``"mean_derivative"``: the mean of ``|σ'(z_k)|`` over the units,
+    and ``"rms_derivative"``: the root mean square ``√mean σ'(z_k)²``, which, times the spectral
+    radius of an orthogonal-times-ρ ``W``, predicts the per-step factor (chapter 3).
     Same inputs as :func:`hidden_grad_norms`. Introduced in chapter 3.
     """
     W, U, x, b_h, h0, (sigma, dsigma) = _checked(W, U, x, activation, b_h, h0)
@@ -192,6 +194,7 @@ def jacobian_norms(W: Tensor, U: Tensor, x: Tensor, activation: str = "tanh",
         "step": torch.linalg.matrix_norm(J, ord=2).numpy(),
         "product": torch.linalg.matrix_norm(products, ord=2).numpy(),
         "mean_derivative": D.abs().mean(dim=1).numpy(),
+        "rms_derivative": D.pow(2).mean(dim=1).sqrt().numpy(),
     }
 
 

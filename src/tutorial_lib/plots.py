@@ -151,7 +151,8 @@ def plot_curves(
     measured point. ``spread`` maps a curve's label to ``(low, high)`` at each of its x: a band
     in the curve's colour, such as the range over seeds (chapter 3). ``styles`` maps a curve's
     label to keyword arguments of ``ax.plot`` (``color``, ``linestyle``, ...), for example one
-    colour per model and one line style per decoding rule (chapter 5). ``legend_loc`` places the
+    colour per model and one line style per decoding rule (chapter 5); a style's ``marker``
+    overrides ``marker`` for its curve. ``legend_loc`` places the
     legend (matplotlib's names, "outside right" for beside the axes). ``slopes`` (with ``logx``
     and ``logy``) maps a label such as "O(T²)" to a power p and draws a thin grey reference line
     y ∝ x^p through the first point of the first curve. A log y-axis spanning three decades or
@@ -173,7 +174,8 @@ def plot_curves(
             raise ValueError(f"styles[{label!r}] must be a mapping of plot options for one of the curves {list(curves)}")
     fig, ax = _axes(ax)
     for label, (x, y) in curves.items():
-        (line,) = ax.plot(x, y, label=label, marker=marker, **(styles or {}).get(label, {}))
+        options = {"marker": marker, **(styles or {}).get(label, {})}  # a style may set its own marker
+        (line,) = ax.plot(x, y, label=label, **options)
         if spread and label in spread:
             ax.fill_between(x, *spread[label], color=line.get_color(), alpha=0.2, linewidth=0)
     if hline is not None:

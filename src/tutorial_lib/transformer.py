@@ -232,7 +232,7 @@ class TransformerConfig:
     n_head: int = 4  # H: heads per attention layer
     n_embd: int = 64  # C: model width; the head width is C // H
     ffn_mult: int = 4  # the feed-forward hidden width is ffn_mult * C
-    positions: str = "learned"  # "learned" (GPT) or "sinusoidal" (Vaswani et al.)
+    positions: str = "learned"  # "learned" (GPT), "sinusoidal" (Vaswani et al.) or "none" (chapter 6)
     norm_first: bool = True  # pre-norm (True) or the 2017 paper's post-norm (False)
     dropout: float = 0.0  # dropout on the residual branches
     fast: bool = True  # F.scaled_dot_product_attention instead of our (6.1)
@@ -242,8 +242,9 @@ class TransformerConfig:
             _positive_int(getattr(self, name), f"TransformerConfig.{name}")
         if self.n_embd % self.n_head:
             raise ValueError(f"TransformerConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if self.positions not in ("learned", "sinusoidal"):
-            raise ValueError(f"TransformerConfig.positions must be 'learned' or 'sinusoidal', got {self.positions!r}")
+        if self.positions not in ("learned", "sinusoidal", "none"):
+            raise ValueError("TransformerConfig.positions must be 'learned', 'sinusoidal' or 'none', "
+                             f"got {self.positions!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"TransformerConfig.dropout must be in [0, 1), got {self.dropout!r}")
 
@@ -259,8 +260,10 @@ class Embedding(nn.Module):
         self.tokens = nn.Embedding(c.vocab_size, c.n_embd)
         if c.positions == "learned":
             self.positions = nn.Parameter(torch.randn(c.block_size, c.n_embd) * 0.02)
-        else:
+        elif c.positions == "sinusoidal":
             self.register_buffer("positions", sinusoidal_positions(c.block_size, c.n_embd), persistent=False)
+        else:  # "none": zeros, so that only the causal mask, if any, tells the order
+            self.register_buffer("positions", torch.zeros(c.block_size, c.n_embd), persistent=False)
 
     def forward(self, ids: Tensor) -> Tensor:
         check_ids(ids, "ids", self.vocab_size)
