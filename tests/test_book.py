@@ -67,3 +67,16 @@ def test_every_diagram_is_on_its_chapter_page_with_its_alt_text(built):
         page = (built / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
         alts = [html_lib.unescape(a) for a in re.findall(r'<img [^>]*alt="([^"]*)"', page)]
         assert alt in alts, f"{path.stem}.html has no image with the alt text of {name}"
+
+
+def test_every_chapter_numbers_its_equations_one_way(built):
+    """Equations carry the chapter's own number, ``\\tag{N.k}``, written in the TeX; none carries
+    Sphinx's running number as well (a ``:label:`` adds one: "(11.1) (6)")."""
+    for page in chapter_pages(built):
+        html = page.read_text()
+        chapter = str(int(page.stem[:2]))
+        assert 'class="eqno"' not in html, f"{page.name}: an equation shows Sphinx's running number too"
+        tags = re.findall(r"\\tag\{([^}]*)\}", html)
+        assert tags, f"{page.name}: no numbered equation"
+        assert all(t.split(".")[0] == chapter for t in tags), f"{page.name}: tags {tags}"
+        assert len(set(tags)) == len(tags), f"{page.name}: an equation number is used twice: {tags}"

@@ -40,7 +40,7 @@ def test_training_stages_names_each_stage_its_data_and_its_chapter():
         assert data in joined
     for model in ("pretrained\nmodel", "SFT\nmodel", "aligned\nmodel"):
         assert model in joined
-    assert "(7.1)" in joined and "(10.3) or (10.5)" in joined
+    assert "(7.1)" in joined and "(10.2) or (10.5)" in joined
 
 
 @pytest.mark.parametrize("tasks", [2, 3])

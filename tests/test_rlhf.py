@@ -180,11 +180,12 @@ def np_mean(xs):
 SMALL = CharTokenizer("QA: abe")  # few symbols, so a random policy writes e often
 
 
-def test_rl_raises_a_known_reward_and_the_kl_penalty_pulls_the_policy_back():
-    def small_gpt(seed):
-        torch.manual_seed(seed)
-        return GPT(TransformerConfig(SMALL.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+def small_gpt(seed):
+    torch.manual_seed(seed)
+    return GPT(TransformerConfig(SMALL.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
 
+
+def test_rl_raises_a_known_reward_and_the_kl_penalty_pulls_the_policy_back():
     e = SMALL.encode("e")[0]
 
     class FewerE(torch.nn.Module):  # a reward model that is exactly the labeller: minus the e's written
@@ -226,3 +227,40 @@ def test_response_kl_is_never_negative_even_for_two_models_a_rounding_error_apar
     _, x, y = batch()
     kl = rlhf.response_kl(policy, reference, x, y)
     assert (kl >= 0).all() and kl.max() < 1e-4
+
+
+def test_on_step_sees_the_policy_after_each_step_and_its_time_is_not_counted():
+    import time
+
+    prompts = torch.tensor([SMALL.encode("QA: ")] * 8)
+
+    class Indifferent(torch.nn.Module):
+        def forward(self, ids):
+            return torch.zeros(len(ids))
+
+    seen, weights = [], []
+
+    def look(step):  # what the policy is after `step` steps; slow on purpose
+        seen.append(step)
+        weights.append(policy.head.weight.detach().clone())
+        time.sleep(0.05)
+
+    policy = small_gpt(1)
+    with torch.no_grad():
+        policy.head.weight.mul_(20)  # far from the reference: the penalty moves it every step
+    history = rlhf.train_rl(policy, small_gpt(0), Indifferent(), lambda step: prompts, steps=4, length=4,
+                            beta=1.0, lr=3e-3, on_step=look)
+    assert seen == [1, 2, 3, 4] and torch.equal(weights[-1], policy.head.weight)
+    assert not torch.equal(weights[0], weights[1])  # each look comes after its own step
+    assert history.seconds < 4 * 0.05  # the looks' sleeps are not part of the time
+    with pytest.raises(ValueError, match="on_step must be a function of the step number or None"):
+        rlhf.train_rl(small_gpt(0), small_gpt(0), Indifferent(), lambda step: prompts, steps=1, length=2,
+                      beta=1.0, on_step=3)
+    model = gpt(0)
+    data = rlhf.encode_preferences(letter_pairs(64, 0), TOK)
+    dpo_seen = []
+    dpo = rlhf.train_dpo(gpt(0), model, *data, steps=3, beta=0.5, on_step=lambda k: (dpo_seen.append(k),
+                                                                                     time.sleep(0.1)))
+    assert dpo_seen == [1, 2, 3] and dpo.seconds < 0.3
+    with pytest.raises(ValueError, match="on_step must be a function"):
+        rlhf.train_dpo(gpt(0), model, *data, steps=1, beta=0.5, on_step="every 10")

@@ -10,7 +10,7 @@ function here works on the batches of ``finetune.sft_batch``: inputs ``x`` (B, T
 - ``response_kl``          KL(pi || pi_ref) along each response, exact at every position, >= 0
 - ``RewardModel``          a transformer with a scalar head: r(x, y) for a prompt and response
 - ``bradley_terry_loss``   -log sigma(r(x, y_w) - r(x, y_l)): preferences -> rewards     (10.1)
-- ``policy_gradient_loss`` REINFORCE with a baseline                                      (10.2)
+- ``policy_gradient_loss`` REINFORCE with a baseline                                      (10.3)
 - ``dpo_loss``             direct preference optimisation, no reward model, no sampling     (10.5)
 
 and the three training loops of the chapter, each one step at a time so the notebook can show it:
@@ -139,7 +139,7 @@ def preference_accuracy(r_chosen: Tensor, r_rejected: Tensor) -> float:
 def policy_gradient_loss(log_probs: Tensor, returns: Tensor, baseline: Tensor | float | None = None) -> Tensor:
     """REINFORCE with a baseline: a loss whose gradient is the policy gradient estimate
 
-        grad J = mean (R - b) grad log pi(y | x)                                             (10.2)
+        grad J = mean (R - b) grad log pi(y | x)                                             (10.3)
 
     for responses y sampled from the policy. ``log_probs`` (B,) from :func:`response_log_probs`
     (with grad), ``returns`` R (B,), e.g. the rewards, treated as constants; ``baseline`` b defaults to the batch
@@ -223,11 +223,12 @@ def reward_model_step(reward_model: RewardModel, optimizer: torch.optim.Optimize
 
 def rl_step(policy: nn.Module, reference: nn.Module, reward_model: nn.Module, optimizer: torch.optim.Optimizer,
             prompts: Tensor, length: int, beta: float, generator: torch.Generator | None = None) -> dict[str, float]:
-    """One step of RLHF on the objective (10.3): sample a continuation of ``length`` tokens for
+    """One step of RLHF on the objective (10.2): sample a continuation of ``length`` tokens for
     each prompt (B, P) from the policy and score it with the frozen reward model; the reward's
-    gradient is the policy gradient (10.2, REINFORCE with the batch-mean baseline), and the KL
+    gradient is the policy gradient (10.3, REINFORCE with the batch-mean baseline), and the KL
     term, exact at every position of the samples, is differentiated directly (a low-variance
-    gradient for the penalty). Returns the batch's mean reward, KL and r - beta KL, before the update."""
+    gradient for the penalty that leaves out its score-function term: the samples are held
+    fixed; InstructGPT and TRL put a per-token log-ratio into the reward instead). Returns the batch's mean reward, KL and r - beta KL, before the update."""
     if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     prompts = prompts.to(next(policy.parameters()).device)
@@ -239,7 +240,7 @@ def rl_step(policy: nn.Module, reference: nn.Module, reward_model: nn.Module, op
     logp = F.log_softmax(policy(x), dim=-1)  # (B, T, V): one pass of the policy for both terms
     log_probs = _target_log_probs(logp, y)  # (B,), with grad
     kl = _kl(logp, logq, y)  # (B,), with grad
-    loss = policy_gradient_loss(log_probs, reward) + beta * kl.mean()  # -(10.3): (10.2) + the penalty
+    loss = policy_gradient_loss(log_probs, reward) + beta * kl.mean()  # -(10.2): (10.3) + the penalty
     optimizer.zero_grad()
     loss.backward()
     nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
@@ -286,29 +287,42 @@ def _positive(value: object, name: str) -> int:
 
 def train_rl(policy: nn.Module, reference: nn.Module, reward_model: nn.Module,
              prompts_for_step: Callable[[int], Tensor], steps: int, length: int, beta: float, lr: float = 2e-4,
-             seed: int = 0) -> RLHistory:
+             seed: int = 0, on_step: Callable[[int], None] | None = None) -> RLHistory:
     """:func:`rl_step` ``steps`` times with Adam at ``lr``, on ``prompts_for_step(step)`` (B, P),
-    sampling from a generator seeded by ``seed``; the policy stays in eval mode (no dropout)."""
+    sampling from a generator seeded by ``seed``; the policy stays in eval mode (no dropout).
+    ``on_step(k)``, if given, is called after the k-th step (1, ..., steps), to look at the policy
+    along the way; its time is not part of ``seconds``."""
     _positive(steps, "steps")
+    _callable(on_step)
     policy.eval()
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     g = utils.generator(seed, next(policy.parameters()).device)  # samples where the model is
-    history, start = RLHistory(), time.perf_counter()
+    history = RLHistory()
     for step in range(steps):
+        start = time.perf_counter()
         out = rl_step(policy, reference, reward_model, optimizer, prompts_for_step(step), length, beta, g)
+        history.seconds += time.perf_counter() - start
         history.reward.append(out["reward"])
         history.kl.append(out["kl"])
-    history.seconds = time.perf_counter() - start
+        if on_step is not None:
+            on_step(step + 1)
     return history
 
 
+def _callable(on_step: object) -> None:
+    if on_step is not None and not callable(on_step):
+        raise ValueError(f"on_step must be a function of the step number or None, got {on_step!r}")
+
+
 def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: Tensor, rejected: Tensor,
-              steps: int, beta: float, lr: float = 1e-4, batch: int = 32, seed: int = 0) -> DPOHistory:
+              steps: int, beta: float, lr: float = 1e-4, batch: int = 32, seed: int = 0,
+              on_step: Callable[[int], None] | None = None) -> DPOHistory:
     """:func:`dpo_step` ``steps`` times with Adam at ``lr`` on batches of ``batch`` comparisons
     drawn from prompts (N, P), chosen and rejected (N, L); the reference's log-probabilities are
-    computed once, first (they are part of the time)."""
+    computed once, first (they are part of the time). ``on_step`` as in :func:`train_rl`."""
     _positive(steps, "steps")
     _positive(batch, "batch")
+    _callable(on_step)
     policy.eval()
     start = time.perf_counter()
     device = next(policy.parameters()).device
@@ -319,9 +333,13 @@ def train_dpo(policy: nn.Module, reference: nn.Module, prompts: Tensor, chosen: 
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
     g = utils.generator(seed)
     history = DPOHistory()
-    for _ in range(steps):
+    history.seconds = time.perf_counter() - start
+    for step in range(steps):
+        start = time.perf_counter()
         i = torch.randint(len(prompts), (batch,), generator=g)
         history.loss.append(dpo_step(policy, optimizer, prompts[i], chosen[i], rejected[i], ref_chosen[i],
                                      ref_rejected[i], beta))
-    history.seconds = time.perf_counter() - start
+        history.seconds += time.perf_counter() - start
+        if on_step is not None:
+            on_step(step + 1)
     return history

@@ -20,7 +20,7 @@ STAGES = [
      "unlabelled text:\nthe Python language reference", "pretrained\nmodel", 7),
     ("SFT", "supervised fine-tuning,\nloss on the response only",
      "instruction–response\npairs", "SFT\nmodel", 9),
-    ("RLHF or DPO", "learn from comparisons:\n(10.3) or (10.5)",
+    ("RLHF or DPO", "learn from comparisons:\n(10.2) or (10.5)",
      "comparisons: prompt $x$,\nchosen $y_w$, rejected $y_l$", "aligned\nmodel", 10),
 ]
 
@@ -90,7 +90,7 @@ def rlhf_vs_dpo() -> Figure:
     RLHF: a reward model $r(x, y)$ is fitted to the comparisons with the Bradley-Terry loss (10.1);
     then the policy $\\pi_\\theta$ samples responses, the reward model scores them, the frozen
     reference $\\pi_{\\text{ref}}$ prices the distance $\\beta\\,\\mathrm{KL}$, and the policy gradient
-    (10.2) of the objective $J(\\theta)$ (10.3) updates the policy. DPO: the policy's and the
+    (10.3) of the objective $J(\\theta)$ (10.2) updates the policy. DPO: the policy's and the
     reference's log-probabilities of the chosen and rejected responses give one loss (10.5),
     whose gradient updates the policy: no reward model, no sampling.
     """
@@ -105,7 +105,7 @@ def rlhf_vs_dpo() -> Figure:
     prompts = c.box(1.25, 4.45, "prompts $x$", w=1.2, h=0.5, kind="input", fontsize=10)
     policy = c.box(3.1, 4.45, r"policy $\pi_\theta$", w=1.3, h=0.55, kind="highlight", fontsize=10)
     sampled = c.box(5.45, 4.45, r"$y \sim \pi_\theta(\cdot \mid x)$", w=1.6, h=0.55, kind="state")
-    objective = c.box(8.0, 4.45, r"$J(\theta)$ (10.3)", w=1.5, h=0.55, kind="output", fontsize=10)
+    objective = c.box(8.0, 4.45, r"$J(\theta)$ (10.2)", w=1.5, h=0.55, kind="output", fontsize=10)
     reference = c.box(5.45, 3.55, r"reference $\pi_{\text{ref}}$", w=1.6, h=0.45, kind="frozen", fontsize=10)
     c.arrow(prompts, policy)
     c.arrow(policy, sampled, "sample", label_at=(0, 0.2), fontsize=9)
@@ -114,13 +114,13 @@ def rlhf_vs_dpo() -> Figure:
     c.arrow(reference, (7.65, 4.17), corner="h")
     c.text(6.95, 3.35, r"$-\beta\,\mathrm{KL}(\pi_\theta \| \pi_{\text{ref}})$", fontsize=10, ha="left")
     c.line([(8.45, 4.17), (8.45, 3.1), (3.1, 3.1), (3.1, 4.16)], kind="gradient")
-    c.text(3.3, 2.93, r"policy gradient (10.2): update $\pi_\theta$", fontsize=9.5, color=grad, ha="left")
+    c.text(3.3, 2.93, r"policy gradient (10.3): update $\pi_\theta$", fontsize=9.5, color=grad, ha="left")
     # DPO (10.5): one loss on log-probabilities
     c.frame(0.1, 0.1, 9.1, 2.6, "DPO: one loss, no reward model, no sampling", label_at="bottom left")
     pairs = c.box(1.25, 1.45, "comparisons\n$(x, y_w, y_l)$", w=1.8, h=0.65, kind="input", fontsize=10)
     policy = c.box(3.1, 1.9, r"policy $\pi_\theta$", w=1.3, h=0.55, kind="highlight", fontsize=10)
     reference = c.box(3.1, 0.95, r"reference $\pi_{\text{ref}}$", w=1.6, h=0.45, kind="frozen", fontsize=10)
-    loss = c.box(8.0, 1.45, "$\\mathcal{L}_{\\text{DPO}}$ (10.5)\n\n$\\beta$ as in (10.3)", w=1.5, h=1.3,
+    loss = c.box(8.0, 1.45, "$\\mathcal{L}_{\\text{DPO}}$ (10.5)\n\n$\\beta$ as in (10.2)", w=1.5, h=1.3,
                  kind="output", fontsize=10)
     c.arrow(pairs, policy)
     c.arrow(pairs, reference)
