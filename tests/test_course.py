@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -21,6 +22,8 @@ def test_every_chapter_card_reads_and_needs_only_earlier_chapters():
         assert all(n < ch.number for n in ch.needs)
         assert "s" in ch.run_time and len(ch.exercises) >= 2
         assert set(ch.checked) <= set(ch.exercises)
+        assert list(ch.points) == [e.split(":")[0] for e in ch.exercises]
+        assert all(1 <= p <= 5 and 5 <= m <= 60 for p, m in ch.points.values()), ch.points
     by_number = {c.number: c for c in chapters}
     assert by_number[4].needs == [2, 3] and by_number[10].needs == [7, 9]  # "Chapters 2 and 3", two "chapter N"s
     assert "10.1: the Bradley–Terry loss" in by_number[10].checked
@@ -52,4 +55,20 @@ def test_a_notebook_without_a_card_is_named(tmp_path):
         course.read_chapter(path)
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("no title")]), path)
     with pytest.raises(ValueError, match="the first cell must be the title"):
+        course.read_chapter(path)
+
+
+def test_a_card_that_misses_an_exercise_s_points_is_named(tmp_path):
+    source = ROOT / "notebooks" / "01_language_models.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    card = next(c for c in nb.cells if "Chapter card" in c.source)
+    card.source = re.sub(r"1\.3: 1 point,\s+about 10 minutes;\s*", "", card.source)
+    path = tmp_path / source.name
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match=r"gives points to \['1.1', '1.2', '1.4'\], but the chapter's "
+                                         r"exercises are \['1.1', '1.2', '1.3', '1.4'\]"):
+        course.read_chapter(path)
+    card.source = card.source.split("**Exercises.**")[0] + "::::"
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match=r"the chapter card has no \*\*Exercises.\*\* paragraph"):
         course.read_chapter(path)

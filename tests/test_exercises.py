@@ -954,3 +954,28 @@ def test_check_blind_spot(change, hint, capsys):
     verdict(capsys, wrong)
     english_only = lambda texts: torch.tensor([5.0 if t[0] in "aih" else 0.0 for t in texts])
     assert "try other responses" in run(score=english_only).message
+
+
+# ---------------------------------------------------------------- layout
+
+
+def test_each_chapter_has_its_own_module_and_the_package_reexports_every_checker():
+    """One module per chapter (STYLE.md): chNN holds chapter N's checkers, each says so in its
+    docstring and is a name of ``tutorial_lib.exercises`` itself (the notebooks' import)."""
+    import importlib
+    import inspect
+
+    import tutorial_lib.exercises as exercises
+
+    seen = []
+    for n in range(1, 12):
+        module = importlib.import_module(f"tutorial_lib.exercises.ch{n:02d}")
+        checkers = [name for name, fn in vars(module).items()
+                    if name.startswith("check_") and inspect.isfunction(fn) and fn.__module__ == module.__name__]
+        assert checkers, f"ch{n:02d} has no checker"
+        for name in checkers:
+            assert inspect.getdoc(getattr(module, name)).startswith(f"Chapter {n}:"), (n, name)
+            assert getattr(exercises, name) is getattr(module, name) and name in exercises.__all__
+        seen += checkers
+    assert len(seen) == len(set(seen))
+    assert sorted(n for n in exercises.__all__ if n.startswith("check_")) == sorted(seen + ["check_close", "check_shape"])

@@ -37,6 +37,7 @@ class Chapter:
     run_time: str  # the card's sentence, as written
     exercises: list[str] = field(default_factory=list)  # "9.1: a LoRA layer by hand", ...
     checked: list[str] = field(default_factory=list)  # the exercises whose solution calls a checker
+    points: dict[str, tuple[int, int]] = field(default_factory=dict)  # "9.1" -> (points, minutes)
 
 
 def _card_field(card: str, name: str, path: Path) -> str:
@@ -75,7 +76,20 @@ def read_chapter(path: Path) -> Chapter:
         elif cell.cell_type == "code" and current and re.search(r"exercises\.check_\w+\(", cell.source):
             if current not in chapter.checked:
                 chapter.checked.append(current)
+    chapter.points = _points(_card_field(card, "Exercises", path), chapter, path)
     return chapter
+
+
+def _points(text: str, chapter: Chapter, path: Path) -> dict[str, tuple[int, int]]:
+    """The card's "**Exercises.** 9.1: 2 points, about 15 minutes; ..." as {"9.1": (2, 15)};
+    it must name every exercise of the chapter once, in order, and no other."""
+    found = re.findall(r"(\d+\.\d+): (\d+) points?, about (\d+) minutes", text)
+    points = {number: (int(p), int(m)) for number, p, m in found}
+    numbers = [e.split(":")[0] for e in chapter.exercises]
+    if [number for number, _, _ in found] != numbers:
+        raise ValueError(f"{path.name}: the card's **Exercises.** paragraph gives points to "
+                         f"{[n for n, _, _ in found]}, but the chapter's exercises are {numbers}")
+    return points
 
 
 def read_chapters(root: Path) -> list[Chapter]:
@@ -135,20 +149,26 @@ def instructors_page(chapters: list[Chapter]) -> str:
         "`TagRemovePreprocessor`) and every output cleared. Exercises marked ✓ come with a",
         "checker from `tutorial_lib.exercises` that tells the learner what is wrong.",
         "",
+        "Each card also gives every exercise its points and our estimate of a learner's time",
+        f"({sum(p for ch in chapters for p, _ in ch.points.values())} points and about "
+        f"{round(sum(m for ch in chapters for _, m in ch.points.values()) / 60)} hours for the whole book).",
+        "",
         "The run times are on a 2-core laptop CPU, as each chapter's card states them. Every",
         "chapter also picks up a GPU by itself (CUDA, then Apple MPS), but the GPU times have",
         "not been measured yet.",
         "",
         "## The chapters",
         "",
-        "| Chapter | Needs | Run time (2-core CPU) | Exercises to assign (✓ auto-checked) |",
+        "| Chapter | Needs | Run time (2-core CPU) | Exercises to assign (✓ auto-checked; points, minutes) |",
         "|---|---|---|---|",
     ]
     for ch in chapters:
         needs = ", ".join(str(n) for n in ch.needs) or "—"
         seconds = re.search(r"[Aa]bout (\d+) s\b", ch.run_time)
         runtime = f"about {seconds.group(1)} s" if seconds else ch.run_time
-        exercises = "; ".join(f"{e}{' ✓' if e in ch.checked else ''}" for e in ch.exercises)
+        exercises = "; ".join(
+            f"{e}{' ✓' if e in ch.checked else ''} ({ch.points[e.split(':')[0]][0]} pt, "
+            f"~{ch.points[e.split(':')[0]][1]} min)" for e in ch.exercises)
         doc = f"{{doc}}`{ch.number}. {ch.title} <../notebooks/{ch.path.stem}>`"
         lines.append(f"| {doc} | {needs} | {runtime} | {exercises} |")
     lines += [
